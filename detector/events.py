@@ -1,0 +1,133 @@
+"""The wire contract between an edge box and the case service.
+
+An edge box reports each violation *episode* (one object category present in one zone for longer than
+the zone's dwell time) as a short sequence of events::
+
+    violation_started  (seq 0)  -> violation_updated (seq 1..n, optional) -> violation_cleared (last)
+
+Transport (``detector.uplink`` sends, ``api/routes/events.py`` receives)::
+
+    POST /api/v1/events
+    Authorization: Bearer <edge device API key>
+    Content-Type: multipart/form-data
+        part "event": the JSON of one ViolationEvent
+        one file part per EvidenceRef, the part's *name* equal to EvidenceRef.name
+    (or Content-Type: application/json with the bare event when it carries no evidence files)
+
+    200/201 -> accepted (a repeat of an idempotency_key already stored answers 200 with the same case)
+    4xx     -> refused for good (the outbox parks it as dead, with the reason)
+    5xx / network error -> retried with backoff
+
+This module is imported by the case service too, so it must stay light: pydantic and the stdlib only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from detector.categories import Category
+
+SCHEMA_VERSION = 1
+
+
+class EventType(StrEnum):
+    STARTED = "violation_started"
+    UPDATED = "violation_updated"
+    CLEARED = "violation_cleared"
+
+
+class EvidenceKind(StrEnum):
+    FRAME = "frame"  # full frame JPEG with the zone and boxes drawn
+    CROP = "crop"  # JPEG crop around the offending objects
+    CLIP = "clip"  # short MP4 around the start
+
+
+class EvidenceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="File part name in the upload")]
+    kind: EvidenceKind
+    content_type: Annotated[str, Field(description="image/jpeg or video/mp4")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=0, description="Bytes")]
+
+
+class EventDetection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    class_name: Annotated[str, Field(max_length=64)]
+    category: Category
+    score: Annotated[float, Field(ge=0.0, le=1.0)]
+    box: Annotated[list[float], Field(min_length=4, max_length=4, description="xyxy, normalised 0-1 to the frame")]
+    track_id: int | None = None
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    name: Annotated[str, Field(max_length=100)]
+    version: Annotated[str, Field(max_length=100)]
+    sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
+
+
+class ViolationEvent(BaseModel):
+    """One event of one violation episode, as sent by an edge box.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 5, 1, 10, 2, 15, tzinfo=timezone.utc)
+    >>> ev = ViolationEvent.for_episode(
+    ...     type=EventType.STARTED, seq=0, camera="cam-01", zone="z-m0012", merchant="m-0012",
+    ...     category=Category.OUT_OF_STORE_TRADING, started_at=t, observed_at=t, confidence=0.91,
+    ...     model=ModelInfo(name="frontage-n", version="1"))
+    >>> ev.episode_id == episode_id("cam-01", "z-m0012", "out_of_store_trading", t)
+    True
+    >>> ev.idempotency_key.endswith(":violation_started:0")
+    True
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    schema_version: int = SCHEMA_VERSION
+    type: EventType
+    idempotency_key: Annotated[str, Field(min_length=8, max_length=200, description="Unique per event; repeats are no-ops")]
+    episode_id: Annotated[str, Field(min_length=8, max_length=100)]
+    seq: Annotated[int, Field(ge=0, description="0 for started, increasing within the episode")]
+    device_id: Annotated[str | None, Field(max_length=100)] = None
+    camera: Annotated[str, Field(min_length=1, max_length=100)]
+    zone: Annotated[str, Field(min_length=1, max_length=100)]
+    merchant: Annotated[str | None, Field(max_length=100)] = None
+    category: Category
+    started_at: datetime
+    observed_at: Annotated[datetime, Field(description="When this event's frame was taken")]
+    ended_at: datetime | None = None
+    confidence: Annotated[float, Field(ge=0.0, le=1.0, description="Highest detection score in the episode so far")]
+    detections: Annotated[list[EventDetection], Field(max_length=200)] = []
+    evidence: Annotated[list[EvidenceRef], Field(max_length=8)] = []
+    frame_size: Annotated[tuple[int, int] | None, Field(description="(width, height) of the camera frame")] = None
+    model: ModelInfo
+
+    @field_validator("started_at", "observed_at", "ended_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone (UTC recommended)")
+        return value
+
+    @classmethod
+    def for_episode(cls, *, type: EventType, seq: int, camera: str, zone: str, category: Category,
+                    started_at: datetime, **fields: object) -> ViolationEvent:
+        """Build an event whose episode id and idempotency key follow from the episode itself."""
+        eid = episode_id(camera, zone, str(category), started_at)
+        return cls(type=type, seq=seq, camera=camera, zone=zone, category=category, started_at=started_at,
+                   episode_id=eid, idempotency_key=f"{eid}:{type}:{seq}", **fields)  # type: ignore[arg-type]
+
+
+def episode_id(camera: str, zone: str, category: str, started_at: datetime) -> str:
+    """Deterministic id: a restarted edge that re-detects the same start sends the same id."""
+    raw = f"{camera}|{zone}|{category}|{started_at.isoformat()}"
+    return "ep-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
