@@ -1,0 +1,250 @@
+"""The episode state machine, one per (camera, zone, category), driven by media time only.
+
+States::
+
+    idle --present--> pending --stationary for >= dwell_s--> active --absent for >= clear_s--> idle
+                         ^  |                                   |      (violation_cleared, ended_at = last seen)
+                         |  +--no stationary object seen for > grace_s--> idle
+                         |                      violation_started (started_at = first seen in this run)
+                         |                      violation_updated every `update_every_s` (off by default)
+
+Why "stationary": a bicycle ridden past or goods carried through the zone are present for a few frames
+in a row, but never *in the same place*. So a pending run keeps a list of *reference boxes*: the first
+box of each object seen in the run. A new detection that overlaps a reference box (IoU >= ``min_iou``,
+default 0.3) is the same object still standing there and refreshes that reference's ``last_seen``; a
+detection that overlaps none becomes a new reference with its own start time. Dwell is measured per
+reference (``last_seen - first_seen``), so only an object that stays put for ``dwell_s`` starts an
+episode; a moving object leaves a trail of short-lived references that expire after ``grace_s``. The
+reference box is never moved to follow the object, so slow drift does not add up to dwell either.
+Missed detections (occlusion, a low-confidence frame) are tolerated for ``grace_s`` while pending.
+
+Once active, any detection of the category in the zone counts as presence (the episode is about the
+place, not one object: a chair replaced by another chair is the same violation), and the episode clears
+after ``clear_s`` without any. One episode produces exactly one ``violation_started``, at most one
+``violation_cleared``, and updates no more often than ``update_every_s``.
+
+Times: ``t`` (seconds, monotonic within a run: media pts for files, wall seconds for live cameras) drives
+the machine; ``wall`` (aware datetime) is what goes into the events.
+
+>>> from datetime import datetime, timezone
+>>> import numpy as np
+>>> from detector.detections import Detections
+>>> box = Detections(xyxy=np.array([[10, 10, 20, 20]], np.float32), confidence=np.array([0.8], np.float32),
+...                  class_id=np.array([0]), class_names=("chair",)).with_data(category=np.array(["out_of_store_trading"], object))
+>>> m = EpisodeState("cam", "z", None, "out_of_store_trading", RuleSettings(dwell_s=3, clear_s=2, grace_s=1))
+>>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+>>> wall = lambda t: datetime.fromtimestamp(t0 + t, timezone.utc)
+>>> [e.type.value for t in range(5) for e in m.update(box, float(t), wall(t))]
+['violation_started']
+>>> [e.type.value for t in range(5, 9) for e in m.update(box[[]], float(t), wall(t))]
+['violation_cleared']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from detector.classmap import zone_categories
+from detector.detections import Detections
+from detector.events import EventType
+from detector.zones.polygon import PolygonZone
+from detector.zones.schema import Zone, ZonesFile
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of xyxy boxes."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)), np.float32)
+    a = a[:, None, :]
+    b = b[None, :, :]
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return (inter / np.maximum(area_a + area_b - inter, 1e-9)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """Timing of one zone's episodes (from the zones file: zone values, else file defaults)."""
+
+    dwell_s: float = 30.0
+    clear_s: float = 20.0
+    grace_s: float = 10.0
+    min_iou: float = 0.3
+    update_every_s: float | None = None  # None: no violation_updated events
+
+
+@dataclass
+class EpisodeEvent:
+    """What the rules decided; the pipeline turns it into a `detector.events.ViolationEvent`."""
+
+    type: EventType
+    seq: int
+    camera: str
+    zone: str
+    merchant: str | None
+    category: str
+    started_t: float
+    started_at: datetime
+    observed_t: float
+    observed_at: datetime
+    ended_t: float | None
+    ended_at: datetime | None
+    confidence: float
+    detections: Detections  # the offending detections of the frame this event was decided on
+
+
+@dataclass
+class _Ref:
+    box: np.ndarray
+    first_t: float
+    first_wall: datetime
+    last_t: float
+
+
+@dataclass
+class EpisodeState:
+    """State machine of one (camera, zone, category)."""
+
+    camera: str
+    zone: str
+    merchant: str | None
+    category: str
+    settings: RuleSettings
+    state: str = "idle"  # idle | pending | active
+    refs: list[_Ref] = field(default_factory=list)
+    started_t: float = 0.0
+    started_at: datetime | None = None
+    last_seen_t: float = 0.0
+    last_seen_wall: datetime | None = None
+    last_update_t: float = 0.0
+    seq: int = 0
+    confidence: float = 0.0
+    last_detections: Detections | None = None
+
+    def _event(self, type_: EventType, t: float, wall: datetime, dets: Detections, ended: bool = False) -> EpisodeEvent:
+        assert self.started_at is not None
+        return EpisodeEvent(
+            type=type_, seq=self.seq, camera=self.camera, zone=self.zone, merchant=self.merchant,
+            category=self.category, started_t=self.started_t, started_at=self.started_at,
+            observed_t=t, observed_at=wall, ended_t=self.last_seen_t if ended else None,
+            ended_at=self.last_seen_wall if ended else None, confidence=self.confidence, detections=dets,
+        )
+
+    def update(self, present: Detections, t: float, wall: datetime) -> list[EpisodeEvent]:
+        """Feed this category's detections inside the zone at time ``t``; returns the events it causes."""
+        s = self.settings
+        if self.state == "active":
+            if len(present):
+                self.last_seen_t, self.last_seen_wall = t, wall
+                self.confidence = max(self.confidence, float(present.confidence.max()))
+                self.last_detections = present
+                if s.update_every_s and t - self.last_update_t >= s.update_every_s:
+                    self.seq += 1
+                    self.last_update_t = t
+                    return [self._event(EventType.UPDATED, t, wall, present)]
+                return []
+            if t - self.last_seen_t >= s.clear_s:
+                self.seq += 1
+                event = self._event(EventType.CLEARED, t, wall, self.last_detections or present, ended=True)
+                self._reset()
+                return [event]
+            return []
+
+        # idle / pending: match detections to reference boxes of this run
+        if len(present):
+            iou = box_iou(present.xyxy, np.array([r.box for r in self.refs], np.float32).reshape(-1, 4))
+            for i in range(len(present)):
+                j = int(iou[i].argmax()) if iou.shape[1] else -1
+                if j >= 0 and iou[i, j] >= s.min_iou:
+                    self.refs[j].last_t = t
+                else:
+                    self.refs.append(_Ref(box=present.xyxy[i].copy(), first_t=t, first_wall=wall, last_t=t))
+        # references not seen for longer than the grace period are gone (moved on, or never stayed)
+        self.refs = [r for r in self.refs if t - r.last_t <= s.grace_s]
+        self.state = "pending" if self.refs else "idle"
+        if len(present):
+            self.confidence = max(self.confidence, float(present.confidence.max()))
+        elif not self.refs:
+            self.confidence = 0.0
+        ready = [r for r in self.refs if r.last_t == t and r.last_t - r.first_t >= s.dwell_s]
+        if not ready:
+            return []
+        first = min(ready, key=lambda r: r.first_t)
+        self.state = "active"
+        self.started_t, self.started_at = first.first_t, first.first_wall
+        self.last_seen_t, self.last_seen_wall = t, wall
+        self.last_update_t = t
+        self.seq = 0
+        self.last_detections = present
+        self.refs = []
+        return [self._event(EventType.STARTED, t, wall, present)]
+
+    def close_open(self) -> EpisodeEvent | None:
+        """End of a finite run: forget the state; an active episode stays open (no cleared event)."""
+        self._reset()
+        return None
+
+    def _reset(self) -> None:
+        self.state = "idle"
+        self.refs = []
+        self.started_at = None
+        self.seq = 0
+        self.confidence = 0.0
+        self.last_detections = None
+
+
+class RuleEngine:
+    """All zones × categories of one camera: categorised detections in, episode events out."""
+
+    def __init__(self, zones: ZonesFile, camera: str | None = None, update_every_s: float | None = None,
+                 min_iou: float = 0.3) -> None:
+        self.zones_file = zones
+        self.camera = camera or zones.camera
+        self.update_every_s = update_every_s
+        self.min_iou = min_iou
+        self._geometry: dict[tuple[str, tuple[int, int]], PolygonZone] = {}
+        self.states: dict[tuple[str, str], EpisodeState] = {}
+        self._settings = {z.id: self.settings_for(z) for z in zones.zones}
+
+    def settings_for(self, zone: Zone) -> RuleSettings:
+        zf = self.zones_file
+        return RuleSettings(dwell_s=zf.dwell_s(zone), clear_s=zf.clear_s(zone), grace_s=zf.defaults.grace_s,
+                            min_iou=self.min_iou, update_every_s=self.update_every_s)
+
+    def polygon(self, zone: Zone, frame_wh: tuple[int, int]) -> PolygonZone:
+        key = (zone.id, frame_wh)
+        pz = self._geometry.get(key)
+        if pz is None:
+            pz = PolygonZone(zone, frame_wh, anchor=self.zones_file.defaults.anchor)  # type: ignore[arg-type]
+            self._geometry[key] = pz
+        return pz
+
+    def update(self, detections: Detections, t: float, wall: datetime, frame_wh: tuple[int, int]) -> list[EpisodeEvent]:
+        """``detections`` must carry ``data["category"]`` (see `detector.classmap.ClassMap.apply`)."""
+        events: list[EpisodeEvent] = []
+        categories = detections.data.get("category", np.array([], dtype=object))
+        for zone in self.zones_file.zones:
+            inside = self.polygon(zone, frame_wh).trigger(detections) if len(detections) else np.zeros(0, bool)
+            in_zone_cats = zone_categories(categories[inside], zone.merchant is not None) if len(detections) else categories
+            in_zone = detections[inside] if len(detections) else detections
+            for category in zone.forbid:
+                cat = str(category)
+                key = (zone.id, cat)
+                state = self.states.get(key)
+                present = in_zone[in_zone_cats == cat] if len(in_zone) else in_zone
+                if state is None:
+                    if not len(present):
+                        continue  # nothing ever seen: no state to keep
+                    state = EpisodeState(self.camera, zone.id, zone.merchant, cat, self._settings[zone.id])
+                    self.states[key] = state
+                events.extend(state.update(present, t, wall))
+        return events
+
+    def open_episodes(self) -> list[EpisodeState]:
+        return [s for s in self.states.values() if s.state == "active"]

@@ -1,0 +1,156 @@
+"""Episode rules on scripted detection sequences (media time only, no sleeps)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from detector.classmap import ClassMap
+from detector.detections import Detections
+from detector.events import EventType
+from detector.rules import RuleEngine
+from detector.zones.schema import parse_zones
+
+NAMES = ("person", "chair", "trash_bag", "bicycle", "stall_cart", "bench")
+CMAP = ClassMap.from_dict({"classes": {
+    "person": "ignore", "chair": "out_of_store_trading", "trash_bag": "exposed_garbage",
+    "bicycle": "disorderly_parking", "stall_cart": "street_vending", "bench": "ignore"}})
+T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+WH = (1000, 1000)
+
+
+def zones(**over: object) -> RuleEngine:
+    z = {
+        "camera": "cam-01",
+        "defaults": {"dwell_s": 10, "clear_s": 6, "grace_s": 3},
+        "zones": [
+            {"id": "z-a", "merchant": "m-1", "kind": "storefront",
+             "polygon": [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]],
+             "forbid": ["out_of_store_trading", "exposed_garbage"],
+             "fixtures": [[[0.4, 0.9], [0.5, 0.9], [0.5, 1.0], [0.4, 1.0]]]},
+            {"id": "z-b", "kind": "sidewalk", "polygon": [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]],
+             "forbid": ["disorderly_parking", "street_vending", "exposed_garbage"], "dwell_s": 5},
+        ],
+    }
+    z.update(over)
+    return RuleEngine(parse_zones(z), **{"update_every_s": None})
+
+
+def dets(*items: tuple[str, tuple[float, float, float, float]]) -> Detections:
+    n = len(items)
+    d = Detections(xyxy=np.array([b for _, b in items], np.float32).reshape(-1, 4),
+                   confidence=np.full(n, 0.8, np.float32),
+                   class_id=np.array([NAMES.index(c) for c, _ in items], np.int64), class_names=NAMES)
+    return CMAP.apply(d)
+
+
+CHAIR = ("chair", (100, 700, 200, 800))  # in z-a
+BAG = ("trash_bag", (250, 850, 300, 900))  # in z-a
+BIKE = ("bicycle", (600, 700, 700, 800))  # in z-b
+
+
+def run(engine: RuleEngine, script: dict[int, Detections], until: int, step: int = 1) -> list:
+    """Feed frames at t = 0, step, ... until; frames not in the script see nothing."""
+    events = []
+    for t in range(0, until + 1, step):
+        d = script.get(t, dets())
+        events += engine.update(d, float(t), T0 + timedelta(seconds=t), WH)
+    return events
+
+
+def test_dwell_then_clear_one_set_of_events() -> None:
+    engine = zones()
+    script = {t: dets(CHAIR) for t in range(3, 40)}
+    events = run(engine, script, 60)
+    assert [(e.type, e.zone, e.category) for e in events] == [
+        (EventType.STARTED, "z-a", "out_of_store_trading"),
+        (EventType.CLEARED, "z-a", "out_of_store_trading"),
+    ]
+    started, cleared = events
+    assert started.observed_t == 13 and started.started_t == 3
+    assert started.started_at == T0 + timedelta(seconds=3)
+    assert cleared.ended_t == 39 and cleared.ended_at == T0 + timedelta(seconds=39)
+    assert cleared.observed_t == 45 and cleared.seq == 1
+    assert started.merchant == "m-1"
+
+
+def test_short_presence_never_starts() -> None:
+    assert run(zones(), {t: dets(CHAIR) for t in range(0, 9)}, 30) == []
+
+
+def test_grace_tolerates_missed_detections_while_pending() -> None:
+    seen = [t for t in range(0, 12) if t not in (4, 5, 6)]  # 3 s gap = grace_s
+    events = run(zones(), {t: dets(CHAIR) for t in seen}, 14)
+    assert [e.type for e in events] == [EventType.STARTED] and events[0].started_t == 0
+    # a gap longer than grace restarts the dwell from the reappearance
+    seen = [t for t in range(0, 20) if t not in (4, 5, 6, 7, 8)]
+    events = run(zones(), {t: dets(CHAIR) for t in seen}, 20)
+    assert [(e.type, e.started_t) for e in events] == [(EventType.STARTED, 9)]
+
+
+def test_absence_shorter_than_clear_keeps_one_episode() -> None:
+    seen = [t for t in range(0, 60) if not 20 <= t < 25]  # 5 s gap < clear_s 6
+    events = run(zones(), {t: dets(CHAIR) for t in seen}, 80)
+    assert [e.type for e in events] == [EventType.STARTED, EventType.CLEARED]
+
+
+def test_long_episode_only_updates_at_the_configured_interval() -> None:
+    engine = RuleEngine(zones().zones_file, update_every_s=600)
+    events = run(engine, {t: dets(CHAIR) for t in range(0, 3000, 5)}, 3100, step=5)
+    types = [e.type for e in events]
+    assert types[0] == EventType.STARTED and types[-1] == EventType.CLEARED
+    assert types.count(EventType.UPDATED) == 4  # t = 610, 1210, 1810, 2410 (+600 s each)
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert len({e.started_at for e in events}) == 1
+
+
+def test_fixture_is_never_a_violation() -> None:
+    bench_like = ("chair", (410, 905, 490, 995))  # a chair standing on the fixture polygon
+    assert run(zones(), {t: dets(bench_like) for t in range(0, 40)}, 40) == []
+
+
+def test_transient_objects_never_start_an_episode() -> None:
+    # a bicycle ridden across z-b: present in every frame for 30 s but 40 px further each second
+    ride = {t: dets(("bicycle", (520 + 15 * t, 700, 600 + 15 * t, 780))) for t in range(0, 30)}
+    assert run(zones(), ride, 40) == []
+    # goods carried slowly through z-a (10 px/s): overlaps its last box but drifts away from its first
+    carry = {t: dets(("chair", (10 + 10 * t, 700, 90 + 10 * t, 800))) for t in range(0, 30)}
+    assert run(zones(), carry, 40) == []
+
+
+def test_stationary_object_counts_while_other_traffic_passes() -> None:
+    script = {t: dets(BIKE, ("bicycle", (520 + 30 * t, 600, 580 + 30 * t, 650))) for t in range(0, 15)}
+    events = run(zones(), script, 15)
+    assert [(e.type, e.started_t, e.observed_t) for e in events] == [(EventType.STARTED, 0, 5)]
+
+
+def test_two_categories_in_one_zone() -> None:
+    script = {t: dets(CHAIR, BAG) if t >= 5 else dets(CHAIR) for t in range(0, 30)}
+    events = run(zones(), script, 50)
+    got = sorted((e.type.value, e.category, e.started_t) for e in events)
+    assert got == [
+        ("violation_cleared", "exposed_garbage", 5), ("violation_cleared", "out_of_store_trading", 0),
+        ("violation_started", "exposed_garbage", 5), ("violation_started", "out_of_store_trading", 0),
+    ]
+
+
+def test_two_zones_and_stall_cart_mapping() -> None:
+    cart_a = ("stall_cart", (300, 600, 400, 700))  # z-a has a merchant: out_of_store_trading
+    cart_b = ("stall_cart", (800, 600, 900, 700))  # z-b has none: street_vending
+    script = {t: dets(cart_a, cart_b, BIKE) for t in range(0, 20)}
+    events = run(zones(), script, 20)
+    got = sorted((e.zone, e.category, e.observed_t) for e in events)
+    assert got == [("z-a", "out_of_store_trading", 10), ("z-b", "disorderly_parking", 5),
+                   ("z-b", "street_vending", 5)]
+
+
+def test_category_not_forbidden_in_zone_is_ignored() -> None:
+    assert run(zones(), {t: dets(("bicycle", (100, 700, 200, 800))) for t in range(30)}, 30) == []
+
+
+def test_new_episode_after_clear_has_new_start() -> None:
+    seen = list(range(0, 20)) + list(range(40, 60))
+    events = run(zones(), {t: dets(CHAIR) for t in seen}, 80)
+    starts = [e.started_t for e in events if e.type == EventType.STARTED]
+    assert starts == [0, 40] and len(events) == 4
