@@ -1,0 +1,129 @@
+"""The sender thread: delivers outbox rows to ``{service_url}/api/v1/events`` (see `detector.events`).
+
+2xx -> sent; 4xx (but 408/429) -> parked as dead with the reason; 5xx, 408, 429 and network errors ->
+retried with capped exponential backoff and jitter (``base * 2**attempts``, at most ``max_backoff_s``,
+times a random factor in [0.5, 1]). One request at a time, oldest first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from detector.uplink.outbox import Outbox, OutboxItem
+
+log = logging.getLogger("frontage.uplink")
+
+EVENTS_PATH = "/api/v1/events"
+
+
+class Sender(threading.Thread):
+    """Background delivery of an `Outbox`; `wake()` after a put, `drain()` to wait, `stop()` to end."""
+
+    def __init__(self, outbox: Outbox, service_url: str, device_key: str | None = None, *,
+                 timeout_s: float = 15.0, base_backoff_s: float = 1.0, max_backoff_s: float = 60.0,
+                 poll_s: float = 5.0) -> None:
+        super().__init__(name="frontage-uplink", daemon=True)
+        self.outbox = outbox
+        self.url = service_url.rstrip("/") + EVENTS_PATH
+        self.headers = {"Authorization": f"Bearer {device_key}"} if device_key else {}
+        self.timeout_s = timeout_s
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.poll_s = poll_s
+        self._stop_evt = threading.Event()
+        self._wake_evt = threading.Event()
+        self.sent = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        self._wake_evt.set()
+
+    def stop(self, join_timeout_s: float = 5.0) -> None:
+        self._stop_evt.set()
+        self._wake_evt.set()
+        if self.is_alive():
+            self.join(join_timeout_s)
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait (bounded) until nothing is pending; True when drained."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.outbox.depth() == 0:
+                return True
+            self.wake()
+            time.sleep(0.1)
+        return self.outbox.depth() == 0
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.max_backoff_s, self.base_backoff_s * 2 ** min(attempts, 20)) * random.uniform(0.5, 1.0)
+
+    def run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self._stop_evt.is_set():
+                items = self.outbox.due()
+                for item in items:
+                    if self._stop_evt.is_set():
+                        return
+                    self.send_one(client, item)
+                if items:
+                    continue
+                next_at = self.outbox.next_due_at()
+                wait = self.poll_s if next_at is None else min(self.poll_s, max(0.05, next_at - time.time()))
+                self._wake_evt.wait(wait)
+                self._wake_evt.clear()
+
+    def send_one(self, client: httpx.Client, item: OutboxItem) -> None:
+        try:
+            status, text = self._post(client, item)
+        except httpx.HTTPError as exc:
+            self._retry(item, f"{type(exc).__name__}: {exc}")
+            return
+        if 200 <= status < 300:
+            self.outbox.mark_sent(item.id)
+            self.sent += 1
+        elif 400 <= status < 500 and status not in (408, 429):
+            reason = f"HTTP {status}: {text[:500]}"
+            log.error("event %s refused by the service, parked: %s", item.key, reason)
+            self.outbox.mark_dead(item.id, reason)
+        else:
+            self._retry(item, f"HTTP {status}: {text[:200]}")
+
+    def _retry(self, item: OutboxItem, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        delay = self.backoff(item.attempts)
+        log.warning("event %s not delivered (%s); retry in %.1f s", item.key, error, delay)
+        self.outbox.mark_retry(item.id, time.time() + delay, error)
+
+    def _post(self, client: httpx.Client, item: OutboxItem) -> tuple[int, str]:
+        event = json.loads(item.event_json)
+        present = {name: Path(p) for name, p in item.files.items() if Path(p).is_file()}
+        if len(present) != len(item.files):
+            # an evidence file vanished (disk cleaned, write failed): the event still goes, without it
+            missing = sorted(set(item.files) - set(present))
+            log.error("event %s: evidence %s missing on disk, sending without it", item.key, ", ".join(missing))
+            event["evidence"] = [e for e in event.get("evidence", []) if e.get("name") in present]
+            body = json.dumps(event)
+        else:
+            body = item.event_json
+        if not event.get("evidence"):
+            resp = client.post(self.url, content=body, headers={**self.headers, "Content-Type": "application/json"})
+            return resp.status_code, resp.text
+        refs = {e["name"]: e for e in event["evidence"]}
+        with ExitStack() as stack:
+            files: list[tuple[str, tuple[str | None, object, str]]] = [("event", (None, body, "application/json"))]
+            for name, path in present.items():
+                if name in refs:
+                    fh = stack.enter_context(path.open("rb"))
+                    files.append((name, (path.name, fh, refs[name]["content_type"])))
+            resp = client.post(self.url, files=files, headers=self.headers)  # type: ignore[arg-type]
+        return resp.status_code, resp.text
