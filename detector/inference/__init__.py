@@ -1,0 +1,117 @@
+"""Inference backends: one model instance, one ``infer(batch)`` for all cameras.
+
+>>> cfg = ModelConfig(path="models/frontage-n.onnx", class_conf={"trash_bag": 0.4})
+>>> cfg.resolved_backend(), cfg.threshold_for("trash_bag"), cfg.threshold_for("chair")
+('onnxruntime', 0.4, 0.25)
+
+Backends (``backend`` in the config):
+
+* ``onnxruntime`` — plain ONNX Runtime, no torch: the edge image's backend (``detector.inference.onnx``).
+* ``ultralytics`` — ``ultralytics.YOLO`` for ``.pt``, ``.onnx``, OpenVINO folders; fp16 and big batches on GPU.
+* ``auto`` — onnxruntime for ``.onnx`` files, ultralytics for everything else.
+
+Every backend returns :class:`~detector.detections.Detections` in the pixels of the original frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from detector.detections import Detections
+
+
+class InferenceError(Exception):
+    """A model cannot be loaded or run; one clear line."""
+
+
+class ModelConfig(BaseModel):
+    """Which model to run and how (the ``model:`` block of edge.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    path: str = Field(title="Model path", description="An .onnx file, a .pt file or an OpenVINO model folder")
+    backend: Literal["auto", "onnxruntime", "ultralytics"] = Field(
+        "auto", title="Backend", description="auto: onnxruntime for .onnx, ultralytics otherwise"
+    )
+    imgsz: int = Field(
+        640, ge=32, le=4096, title="Input size",
+        description="Square network input in pixels (fixed-shape ONNX models use their own)",
+    )
+    conf: float = Field(0.25, ge=0.0, le=1.0, title="Confidence", description="Default minimum score")
+    class_conf: dict[str, float] = Field(
+        default_factory=dict, title="Per-class confidence",
+        description="Minimum score per class name, overriding `conf` (e.g. {trash_bag: 0.4})",
+    )
+    iou: float = Field(0.7, ge=0.0, le=1.0, title="NMS IoU", description="IoU above which boxes of a class merge")
+    max_det: int = Field(300, ge=1, le=10000, title="Max detections", description="Per image, after NMS")
+    device: str = Field("cpu", title="Device", description="cpu, cuda:0, ... (onnxruntime uses CUDA if available)")
+    half: bool = Field(False, title="FP16", description="Half precision (GPU only, ultralytics backend)")
+    max_batch: int = Field(8, ge=1, le=256, title="Max batch", description="Most frames per infer call")
+    class_names: list[str] | None = Field(
+        None, title="Class names",
+        description="Override of the model's own class names (needed when the ONNX file lacks `names` metadata)",
+    )
+    threads: int = Field(0, ge=0, le=256, title="CPU threads", description="Intra-op threads; 0 = runtime default")
+
+    def resolved_backend(self) -> Literal["onnxruntime", "ultralytics"]:
+        if self.backend != "auto":
+            return self.backend
+        return "onnxruntime" if self.path.lower().endswith(".onnx") else "ultralytics"
+
+    def threshold_for(self, name: str) -> float:
+        return self.class_conf.get(name, self.conf)
+
+    def thresholds(self, class_names: Sequence[str]) -> np.ndarray:
+        """Per-class minimum scores as an array indexed by class id."""
+        return np.array([self.threshold_for(n) for n in class_names], dtype=np.float32)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    class_names: tuple[str, ...]
+    name: str  # model name (file stem)
+    version: str
+    sha256: str | None
+    backend: str  # "onnxruntime" / "ultralytics"
+    max_batch: int
+
+    def infer(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """BGR uint8 frames of any sizes -> one Detections per frame, boxes in that frame's pixels."""
+        ...
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a model file (of the .xml+.bin pair for an OpenVINO folder); None if unreadable."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p.glob("*.xml")) + sorted(p.glob("*.bin")) if p.is_dir() else [p]
+    try:
+        for f in files:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest() if files else None
+
+
+def load_backend(cfg: ModelConfig) -> Backend:
+    """Load the configured backend; raises :class:`InferenceError` with one line on any problem."""
+    if not Path(cfg.path).exists():
+        raise InferenceError(f"cannot load model {cfg.path}: no such file")
+    if cfg.resolved_backend() == "onnxruntime":
+        from detector.inference.onnx import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(cfg)
+    from detector.inference.ultralytics import UltralyticsBackend
+
+    return UltralyticsBackend(cfg)
+
+
+__all__ = ["Backend", "InferenceError", "ModelConfig", "file_sha256", "load_backend"]

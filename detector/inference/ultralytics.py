@@ -1,0 +1,70 @@
+"""Ultralytics backend: ``YOLO(path, task="detect")`` for .pt, .onnx and OpenVINO models (needs the train extra).
+
+Batches the whole list in one ``predict`` call (fp16 and large batches on GPU); per-class thresholds are
+applied after the model's own (lowest) threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from detector.detections import Detections
+from detector.inference import InferenceError, ModelConfig, file_sha256
+
+
+class UltralyticsBackend:
+    backend = "ultralytics"
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        try:
+            from ultralytics import YOLO
+        except ImportError:
+            raise InferenceError(
+                "the ultralytics backend needs the `train` extra (pip install 'frontage[train]')"
+            ) from None
+        self.cfg = cfg
+        path = Path(cfg.path)
+        try:
+            self.model = YOLO(str(path), task="detect")
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InferenceError(f"cannot load model {path}: {first[:200]}") from None
+        names = self.model.names
+        model_names = tuple(names[i] for i in sorted(names)) if isinstance(names, dict) else tuple(names)
+        self.class_names = tuple(cfg.class_names) if cfg.class_names else model_names
+        self.thresholds = cfg.thresholds(self.class_names)
+        self.min_conf = float(min([cfg.conf, *cfg.class_conf.values()]))
+        self.name = path.stem
+        ckpt = getattr(self.model, "ckpt", None) or {}
+        meta = getattr(getattr(self.model.predictor, "model", None), "metadata", None) or {}
+        self.version = str(ckpt.get("version") or meta.get("version") or "unknown")
+        self.sha256 = file_sha256(path)
+        # Static-shape exports (ONNX/OpenVINO with batch 1) cannot take a list in one run.
+        self.static_batch = path.suffix.lower() == ".onnx" or path.is_dir()
+        self.max_batch = cfg.max_batch
+        self.half = cfg.half and cfg.device.startswith("cuda")
+
+    def _predict(self, images: list[np.ndarray]) -> list[Detections]:
+        results = self.model.predict(
+            images, imgsz=self.cfg.imgsz, conf=self.min_conf, iou=self.cfg.iou, max_det=self.cfg.max_det,
+            device=self.cfg.device, verbose=False, **({"half": True} if self.half else {}),
+        )
+        out = []
+        for r in results:
+            d = Detections.from_ultralytics(r)
+            d = Detections(xyxy=d.xyxy, confidence=d.confidence, class_id=d.class_id, class_names=self.class_names)
+            out.append(d[d.confidence >= self.thresholds[d.class_id]] if len(d) else d)
+        return out
+
+    def infer(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        images = list(images)
+        if not images:
+            return []
+        step = 1 if self.static_batch else self.max_batch
+        results: list[Detections] = []
+        for start in range(0, len(images), step):
+            results += self._predict(images[start : start + step])
+        return results

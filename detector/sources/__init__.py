@@ -1,0 +1,122 @@
+"""Camera sources: video files, image folders and RTSP streams, all yielding `detector.frames.Frame`.
+
+One entry point, :func:`open_source`, picks the right reader from the URL::
+
+    src = open_source("clip.mp4", "cam-01", analysis_fps=1.0)          # file: as fast as it decodes
+    src = open_source("rtsp://10.0.0.5/cam", "cam-02")                   # live: latest-frame thread
+    src = open_source("frames/", "cam-03", image_fps=2.0)                # sorted images, fixed timing
+    for frame in src.frames():
+        ...
+    src.close()
+
+Every problem opening or reading a source is a :class:`SourceError` whose message is one line that
+names the camera, the source and the reason.
+
+>>> try:
+...     open_source("/nonexistent/clip.mp4", "cam-01")
+... except SourceError as exc:
+...     print(exc)
+cam-01: cannot open /nonexistent/clip.mp4: no such file
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from detector.frames import Frame
+
+
+class SourceError(Exception):
+    """A source cannot be opened or read; the message is one line naming camera, source and reason."""
+
+
+@dataclass
+class SourceStats:
+    """Counters a source keeps about itself (read by metrics and health checks; updated by one thread)."""
+
+    frames_decoded: int = 0  # pictures the decoder produced
+    frames_yielded: int = 0  # frames handed on at the analysis rate
+    frames_dropped: int = 0  # frames overwritten in the latest-frame slot before anyone took them
+    reconnects: int = 0
+    last_error: str | None = None
+    healthy: bool = True
+    lag_s: float = 0.0  # wall-clock delay between a frame's decode and its hand-over (live sources)
+    keyframes_only: bool = False  # decoder skips non-key frames
+    gop_s: float | None = None  # measured keyframe interval
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    camera_id: str
+    stats: SourceStats
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def redact(url: str) -> str:
+    """Hide the password of ``rtsp://user:pass@host`` in messages and logs."""
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.split("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def is_stream_url(url: str) -> bool:
+    return url.lower().startswith(("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://"))
+
+
+def open_source(
+    url: str,
+    camera_id: str,
+    *,
+    analysis_fps: float = 1.0,
+    realtime: bool | None = None,
+    **options: object,
+) -> Source:
+    """Open a video file, an image folder or a stream URL as a :class:`Source`.
+
+    ``realtime`` defaults to True for streams (a thread keeps only the latest frame) and False for files
+    and folders (every analysis frame, as fast as decoding allows). A file opened with ``realtime=True``
+    is paced at media speed, like a camera (``loop=True`` repeats it).
+
+    Options for files and streams: ``keyframes_only`` (None = decide from the GOP), ``start_time``
+    (datetime of the first frame for files), ``loop`` (files), ``open_timeout_s``, ``read_timeout_s``,
+    ``backoff_initial_s``, ``backoff_max_s`` (streams), ``rtsp_transport`` ("tcp"/"udp").
+    Image folders: ``image_fps`` (the rate the pictures were taken at, default ``analysis_fps``).
+    """
+    if analysis_fps <= 0:
+        raise SourceError(f"{camera_id}: analysis_fps must be > 0, got {analysis_fps}")
+    stream = is_stream_url(url)
+    if realtime is None:
+        realtime = stream
+    if not stream:
+        path = Path(url)
+        if not path.exists():
+            raise SourceError(f"{camera_id}: cannot open {url}: no such file")
+        if path.is_dir():
+            from detector.sources.images import ImageFolderSource
+
+            if realtime:
+                raise SourceError(f"{camera_id}: cannot open {url}: realtime image folders are not supported")
+            return ImageFolderSource(path, camera_id, analysis_fps=analysis_fps, **options)  # type: ignore[arg-type]
+    if realtime:
+        from detector.sources.live import LiveSource
+
+        return LiveSource(url, camera_id, analysis_fps=analysis_fps, **options)  # type: ignore[arg-type]
+    from detector.sources.video import VideoSource
+
+    return VideoSource(url, camera_id, analysis_fps=analysis_fps, **options)  # type: ignore[arg-type]
+
+
+__all__ = ["IMAGE_SUFFIXES", "Source", "SourceError", "SourceStats", "is_stream_url", "open_source", "redact"]

@@ -1,0 +1,406 @@
+"""PyAV decoding shared by files and streams: GOP probe, keyframe-only decode, analysis-rate sampling.
+
+Two decode paths, chosen per stream (``keyframes_only=None`` decides automatically):
+
+* **keyframes only** when the analysis interval (``1 / analysis_fps``) is at least the GOP: the decoder
+  skips every non-key frame (``codec_context.skip_frame = "NONKEY"``), which is most of the CPU cost, and
+  the keyframes alone are frequent enough for the analysis rate.
+* **decode all and drop** otherwise: every frame is decoded, and the one nearest each analysis time is kept.
+
+Files learn their GOP from the keyframe timestamps of the first seconds (a demux-only pass, cheap);
+streams learn it while they run and switch to keyframes-only once three keyframes have been seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import statistics
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from detector.frames import Frame
+from detector.sources import SourceError, SourceStats, is_stream_url, redact
+
+# Codecs whose every frame is a keyframe: skipping non-key frames would save nothing.
+INTRA_ONLY_CODECS = {"mjpeg", "rawvideo", "png", "bmp", "prores", "ffv1", "dnxhd"}
+GOP_PROBE_S = 12.0  # media seconds of packets read to learn the GOP of a file
+GOP_PROBE_PACKETS = 1500
+KEYFRAME_TOLERANCE = 1.05  # a GOP of 1.02 s still counts as "every second" at 1 fps
+MAX_CONSECUTIVE_DECODE_ERRORS = 50
+
+
+def _reason(exc: BaseException) -> str:
+    """ffmpeg errors as short human reasons (no errno noise, no file name repeated)."""
+    if isinstance(exc, av.error.ExitError):
+        return "timed out"
+    if isinstance(exc, av.error.FileNotFoundError | FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, av.error.ConnectionRefusedError | ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, av.error.InvalidDataError):
+        return "not a readable video (invalid data found when processing input)"
+    if isinstance(exc, av.error.FFmpegError):
+        text = getattr(exc, "strerror", None) or str(exc)
+        return str(text).splitlines()[0].rstrip(":; ")
+    return (str(exc).splitlines() or [type(exc).__name__])[0] or type(exc).__name__
+
+
+class AnalysisSampler:
+    """Keeps, of frames arriving in time order, the one nearest each analysis time ``t0 + k * interval``.
+
+    >>> s = AnalysisSampler(1.0)
+    >>> picked = []
+    >>> for t in [0.0, 0.3, 0.9, 1.3, 1.6, 2.1, 2.4]:
+    ...     picked += [p for p, _ in s.push(t, t)]
+    >>> picked
+    [0.0, 0.9, 2.1]
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval = interval_s
+        self.next_t: float | None = None
+        self._pending: tuple[float, Any] | None = None  # latest frame before the next analysis time
+
+    def push(self, t: float, item: Any) -> list[tuple[float, Any]]:
+        out: list[tuple[float, Any]] = []
+        if self.next_t is None:
+            self.next_t = t + self.interval
+            return [(t, item)]
+        if t < self.next_t:
+            self._pending = (t, item)
+            return out
+        if self._pending is not None and (self.next_t - self._pending[0]) < (t - self.next_t):
+            out.append(self._pending)
+            self._advance(self._pending[0])
+            self._pending = None
+            if t < self.next_t:
+                self._pending = (t, item)
+                return out
+        out.append((t, item))
+        self._pending = None
+        self._advance(t)
+        return out
+
+    def _advance(self, picked_t: float) -> None:
+        assert self.next_t is not None
+        # Step the target grid (no drift); after a gap, skip the targets already passed.
+        self.next_t += self.interval
+        while self.next_t <= picked_t + self.interval / 2:
+            self.next_t += self.interval
+
+
+class PyAVReader:
+    """One open of one file or stream; yields ``(image_bgr, pts_s)`` at the analysis rate."""
+
+    def __init__(
+        self,
+        url: str,
+        camera_id: str,
+        *,
+        analysis_fps: float = 1.0,
+        keyframes_only: bool | None = None,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 10.0,
+        rtsp_transport: str = "tcp",
+        stats: SourceStats | None = None,
+    ) -> None:
+        self.url = url
+        self.camera_id = camera_id
+        self.interval = 1.0 / analysis_fps
+        self.keyframes_only_opt = keyframes_only
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.rtsp_transport = rtsp_transport
+        self.stream_url = is_stream_url(url)
+        self.stats = stats or SourceStats()
+        self.container: Any = None
+        self.gop_s: float | None = None
+        self.keyframes_only = False
+        self.index_timing = False  # container timestamps unusable (e.g. AVI with B-frames): count frames
+        self.frame_dur = 0.04
+        self.size: tuple[int, int] | None = None
+
+    # -- opening -------------------------------------------------------------------------------------
+    def _fail(self, reason: str) -> SourceError:
+        msg = f"{self.camera_id}: cannot open {redact(self.url)}: {reason}"
+        self.stats.last_error = msg
+        return SourceError(msg)
+
+    def _open_container(self) -> Any:
+        options: dict[str, str] = {}
+        if self.url.lower().startswith("rtsp"):
+            options = {"rtsp_transport": self.rtsp_transport, "timeout": str(int(self.read_timeout_s * 1e6))}
+        try:
+            return av.open(self.url, options=options, timeout=(self.open_timeout_s, self.read_timeout_s))
+        except Exception as exc:  # every ffmpeg failure becomes one line
+            raise self._fail(_reason(exc)) from None
+
+    def _video_stream(self, container: Any) -> Any:
+        if not container.streams.video:
+            container.close()
+            raise self._fail("no video stream")
+        stream = container.streams.video[0]
+        if stream.codec_context is None or not stream.codec_context.name:
+            container.close()
+            raise self._fail("unsupported video codec")
+        return stream
+
+    def open(self) -> None:
+        """Open, check that frames decode, and choose the decode path; raises SourceError."""
+        if not self.stream_url:
+            path = Path(self.url)
+            if not path.exists():
+                raise self._fail("no such file")
+            if path.is_file() and os.path.getsize(path) == 0:
+                raise self._fail("empty file (0 bytes)")
+            self._probe_file()
+        self.container = self._open_container()
+        stream = self._video_stream(self.container)
+        stream.thread_type = "AUTO"  # frame+slice threads: the decoder is the edge box's main CPU cost
+        if self.keyframes_only_opt is not None:
+            self.keyframes_only = self.keyframes_only_opt
+        if self.keyframes_only:
+            stream.codec_context.skip_frame = "NONKEY"
+        self.stats.keyframes_only = self.keyframes_only
+        self.stats.gop_s = self.gop_s
+
+    def _probe_file(self) -> None:
+        """Demux the first seconds for keyframe times (GOP) and decode a few frames (is it a video at all?)."""
+        container = self._open_container()
+        try:
+            stream = self._video_stream(container)
+            codec = stream.codec_context.name
+            tb = stream.time_base
+            key_times: list[float] = []
+            frame_times: list[float | None] = []
+            first_t: float | None = None
+            packets = 0
+            errors = 0
+            last_error = ""
+            try:
+                for packet in container.demux(stream):
+                    if packet.size == 0 and packet.pts is None and packet.dts is None:
+                        continue
+                    packets += 1
+                    ts = packet.pts if packet.pts is not None else packet.dts
+                    t = float(ts * tb) if ts is not None and tb is not None else None
+                    if t is not None:
+                        first_t = t if first_t is None else first_t
+                    if packet.is_keyframe and t is not None:
+                        key_times.append(t)
+                    if len(frame_times) < 24:
+                        try:
+                            frame_times += [f.time for f in packet.decode()]
+                        except av.error.FFmpegError as exc:
+                            errors += 1
+                            last_error = _reason(exc)
+                    if packets >= GOP_PROBE_PACKETS or (
+                        t is not None and first_t is not None and t - first_t > GOP_PROBE_S
+                    ):
+                        break
+            except av.error.FFmpegError as exc:
+                last_error = _reason(exc)
+            if not frame_times:
+                try:  # flush: short clips and decoders with delay give their frames only now
+                    frame_times += [f.time for f in stream.codec_context.decode(None)]
+                except av.error.EOFError:
+                    pass
+                except av.error.FFmpegError as exc:
+                    last_error = last_error or _reason(exc)
+            if not frame_times:
+                detail = f" ({last_error})" if last_error else ""
+                raise self._fail(f"no decodable {codec} video frames{detail}")
+            intra_only = codec in INTRA_ONLY_CODECS or (packets > 1 and len(key_times) == packets)
+            probed_s = (t - first_t) if (t is not None and first_t is not None) else 0.0
+            if len(key_times) >= 2:
+                self.gop_s = float(statistics.median(np.diff(sorted(key_times))))
+            elif key_times:
+                self.gop_s = max(probed_s, self.interval * 2)  # one keyframe seen: GOP longer than the probe
+            rate = float(stream.average_rate) if stream.average_rate else 25.0
+            known = [x for x in frame_times if x is not None]
+            diffs = np.diff(sorted(known)) if len(known) >= 2 else np.array([])
+            diffs = diffs[diffs > 0]
+            self.frame_dur = float(np.median(diffs)) if len(diffs) else 1.0 / rate
+            self.index_timing = len(known) < len(frame_times) or any(
+                b < a for a, b in itertools.pairwise(known)
+            )
+            if self.keyframes_only_opt is None:
+                self.keyframes_only = (
+                    not intra_only and self.gop_s is not None and self.gop_s <= self.interval * KEYFRAME_TOLERANCE
+                )
+        finally:
+            container.close()
+
+    # -- reading -------------------------------------------------------------------------------------
+    def read(self) -> Iterator[tuple[np.ndarray, float]]:
+        """Decoded frames at the analysis rate. Ends at the real end of a file; raises SourceError when a
+        stream breaks (the live camera then reconnects)."""
+        if self.container is None:
+            self.open()
+        container = self.container
+        stream = container.streams.video[0]
+        tb = stream.time_base
+        sampler = AnalysisSampler(self.interval)
+        first_t: float | None = None
+        last_t = -1e9
+        n_out = 0
+        consecutive_errors = 0
+        key_times: list[float] = []
+        learn_gop = self.stream_url and self.keyframes_only_opt is None and not self.keyframes_only
+
+        def frames_of(packet: Any) -> list[Any]:
+            nonlocal consecutive_errors
+            try:
+                out = packet.decode() if packet is not None else stream.codec_context.decode(None)
+                consecutive_errors = 0
+                return out
+            except av.error.EOFError:  # decoder already drained by the demuxer's final empty packet
+                return []
+            except av.error.FFmpegError as exc:
+                consecutive_errors += 1
+                self.stats.last_error = f"{self.camera_id}: decode error: {_reason(exc)}"
+                if consecutive_errors > MAX_CONSECUTIVE_DECODE_ERRORS:
+                    raise SourceError(
+                        f"{self.camera_id}: cannot read {redact(self.url)}: too many decode errors ({_reason(exc)})"
+                    ) from None
+                return []
+
+        def emit(decoded: list[Any]) -> Iterator[tuple[np.ndarray, float]]:
+            nonlocal first_t, last_t, n_out
+            for frame in decoded:
+                self.stats.frames_decoded += 1
+                t = frame.time
+                if self.index_timing and not self.keyframes_only:
+                    t = n_out * self.frame_dur + (first_t or 0.0)
+                elif t is None or t <= last_t:
+                    t = last_t + self.frame_dur if last_t > -1e9 else 0.0
+                if first_t is None:
+                    first_t = t
+                n_out += 1
+                last_t = t
+                for pts, picked in sampler.push(t - first_t, frame):
+                    image = picked.to_ndarray(format="bgr24")
+                    self.size = (image.shape[1], image.shape[0])
+                    yield image, pts
+
+        try:
+            for packet in container.demux(stream):
+                if learn_gop and packet.is_keyframe and packet.pts is not None and tb is not None:
+                    key_times.append(float(packet.pts * tb))
+                    if len(key_times) >= 3:
+                        self.gop_s = float(statistics.median(np.diff(key_times)))
+                        self.stats.gop_s = self.gop_s
+                        if self.gop_s <= self.interval * KEYFRAME_TOLERANCE:
+                            stream.codec_context.skip_frame = "NONKEY"
+                            self.keyframes_only = self.stats.keyframes_only = True
+                        learn_gop = False
+                yield from emit(frames_of(packet))
+            yield from emit(frames_of(None))
+        except av.error.FFmpegError as exc:
+            reason = _reason(exc)
+            if self.stream_url:
+                raise SourceError(f"{self.camera_id}: lost {redact(self.url)}: {reason}") from None
+            # A file whose header promises more than it holds: stop cleanly at the real end.
+            self.stats.last_error = f"{self.camera_id}: {Path(self.url).name} ended early: {reason}"
+
+    def close(self) -> None:
+        if self.container is not None:
+            with contextlib.suppress(Exception):  # closing a broken stream must not mask the first error
+                self.container.close()
+            self.container = None
+
+
+class VideoSource:
+    """A video file (or a stream read without the live thread) as fast as it decodes.
+
+    ``start_time``: the wall time of the first frame (default: the file's ``creation_time`` tag, else now).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        camera_id: str,
+        *,
+        analysis_fps: float = 1.0,
+        keyframes_only: bool | None = None,
+        start_time: datetime | None = None,
+        loop: bool = False,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 10.0,
+        rtsp_transport: str = "tcp",
+    ) -> None:
+        self.url = url
+        self.camera_id = camera_id
+        self.analysis_fps = analysis_fps
+        self.loop = loop
+        self.stats = SourceStats()
+        self._reader_args = dict(
+            analysis_fps=analysis_fps,
+            keyframes_only=keyframes_only,
+            open_timeout_s=open_timeout_s,
+            read_timeout_s=read_timeout_s,
+            rtsp_transport=rtsp_transport,
+        )
+        self.reader = PyAVReader(url, camera_id, stats=self.stats, **self._reader_args)  # type: ignore[arg-type]
+        self.reader.open()  # errors surface at open_source time, not at the first frame
+        self.start_time = start_time or self._creation_time() or datetime.now(UTC)
+        if self.start_time.tzinfo is None:
+            self.start_time = self.start_time.replace(tzinfo=UTC)
+        self._closed = False
+
+    @property
+    def keyframes_only(self) -> bool:
+        return self.reader.keyframes_only
+
+    @property
+    def gop_s(self) -> float | None:
+        return self.reader.gop_s
+
+    def _creation_time(self) -> datetime | None:
+        tag = (self.reader.container.metadata or {}).get("creation_time") if self.reader.container else None
+        if not tag:
+            return None
+        try:
+            return datetime.fromisoformat(str(tag).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+
+    def frames(self) -> Iterator[Frame]:
+        offset = 0.0
+        index = 0
+        reader = self.reader
+        while not self._closed:
+            last = 0.0
+            for image, pts in reader.read():
+                if self._closed:
+                    break
+                last = pts
+                self.stats.frames_yielded += 1
+                yield Frame(
+                    camera_id=self.camera_id,
+                    image=image,
+                    pts_s=offset + pts,
+                    wall_time=self.start_time + timedelta(seconds=offset + pts),
+                    index=index,
+                    meta={"source": self.url, "keyframes_only": reader.keyframes_only},
+                )
+                index += 1
+            reader.close()
+            if not self.loop or self._closed or index == 0:
+                break
+            offset += last + 1.0 / self.analysis_fps
+            reader = self.reader = PyAVReader(self.url, self.camera_id, stats=self.stats, **self._reader_args)  # type: ignore[arg-type]
+            reader.open()
+
+    def close(self) -> None:
+        self._closed = True
+        self.reader.close()
+
