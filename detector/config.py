@@ -1,0 +1,131 @@
+"""``edge.yaml``: everything one edge box needs (service, model, cameras, outbox, evidence, metrics).
+
+Relative paths in the file (model, zones, outbox, evidence) are taken relative to the file's own folder.
+The device key may be given inline (``device_key``) or, better, through the environment variable named by
+``device_key_env`` (default ``FRONTAGE_DEVICE_KEY``). Every problem is a `ConfigError` with one line
+naming the file and the field. See ``examples/edge.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from detector.inference import ModelConfig
+
+
+class ConfigError(ValueError):
+    """An edge.yaml that cannot be used (one line: file, field, fault)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class CameraConfig(_Strict):
+    id: Annotated[str, Field(title="Camera id", description="Unique id; events and the case service use it",
+                             pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+    url: Annotated[str, Field(title="URL", description="rtsp://... stream, or a video file path")]
+    zones: Annotated[Path, Field(title="Zones file", description="zones/<camera>.yaml for this camera")]
+    analysis_fps: Annotated[float, Field(title="Analysis rate", description="Frames analysed per second", gt=0, le=30)] = 1.0
+    enabled: Annotated[bool, Field(title="Enabled", description="False: configured but not run")] = True
+    realtime: Annotated[bool | None, Field(
+        title="Real time", description="Files: True plays them at media speed like a camera; False (default) "
+        "analyses every analysis frame as fast as possible. Streams are always real time")] = None
+    loop: Annotated[bool, Field(title="Loop", description="Files: start again at the end (never with --exit-when-done)")] = False
+
+
+class BatchConfig(_Strict):
+    max_batch: Annotated[int, Field(title="Max batch", description="Most frames in one inference call", ge=1, le=256)] = 8
+    max_wait_ms: Annotated[float, Field(title="Max wait", description="Longest a frame waits for a batch to fill (ms)", ge=0, le=5000)] = 50.0
+
+
+class GatingConfig(_Strict):
+    enabled: Annotated[bool, Field(title="Enabled", description="Skip inference on frames without motion")] = True
+    threshold: Annotated[float, Field(title="Threshold", description="Fraction of changed pixels that counts as motion", ge=0, le=1)] = 0.002
+    max_skip_s: Annotated[float, Field(title="Max skip", description="Run the model at least this often per camera (s)", gt=0)] = 10.0
+
+
+class EdgeConfig(_Strict):
+    service_url: Annotated[str, Field(title="Service URL", description="Case service base URL, e.g. http://cases:8000",
+                                      pattern=r"^https?://")]
+    device_id: Annotated[str, Field(title="Device id", description="This box's id, sent with each event",
+                                    min_length=1, max_length=100)]
+    device_key: Annotated[str | None, Field(title="Device key", description="API key (prefer device_key_env)")] = None
+    device_key_env: Annotated[str, Field(title="Device key variable", description="Environment variable holding the key")] = "FRONTAGE_DEVICE_KEY"
+    model: Annotated[ModelConfig, Field(title="Model", description="Model file and inference settings")]
+    classes: Annotated[Path | None, Field(title="Class map", description="Default: <model stem>.classes.yaml beside the model")] = None
+    batch: Annotated[BatchConfig, Field(title="Batching", description="How frames of all cameras are batched")] = BatchConfig()
+    gating: Annotated[GatingConfig, Field(title="Motion gating", description="Skip inference on still frames")] = GatingConfig()
+    cameras: Annotated[list[CameraConfig], Field(title="Cameras", description="The cameras this box watches", min_length=1)]
+    outbox: Annotated[Path, Field(title="Outbox", description="SQLite file of the durable event outbox")] = Path("var/edge/outbox.db")
+    evidence_dir: Annotated[Path, Field(title="Evidence folder", description="Where evidence JPEGs and clips are kept")] = Path("var/edge/evidence")
+    clip_s: Annotated[float, Field(title="Clip length", description="Seconds of clip before a start (0: no clip)", ge=0, le=60)] = 8.0
+    metrics_port: Annotated[int | None, Field(title="Metrics port", description="Prometheus /metrics port (none: off)", ge=1, le=65535)] = None
+    start_time: Annotated[datetime | None, Field(title="Start time", description="File sources: wall time of their first frame (UTC if no zone)")] = None
+    update_every_s: Annotated[float | None, Field(title="Update interval", description="violation_updated at most this often while active (none: never)", gt=0)] = None
+    model_check_s: Annotated[float, Field(title="Model check", description="How often to check the model file for changes (s)", gt=0)] = 10.0
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> EdgeConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera id {dupes[0]!r}")
+        return self
+
+    def key(self) -> str | None:
+        return self.device_key or os.environ.get(self.device_key_env) or None
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else (base / p)
+
+
+def load_edge_config(path: str | Path) -> EdgeConfig:
+    """Read and validate edge.yaml; relative paths become relative to its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{path}: malformed YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping (service_url, device_id, model, cameras, ...)")
+    try:
+        cfg = EdgeConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {_describe(err)}") from None
+    base = path.resolve().parent
+    model = cfg.model.model_copy(update={"path": str(_resolve(base, Path(cfg.model.path)))})
+    cameras = []
+    for cam in cfg.cameras:
+        url = cam.url
+        if "://" not in url:
+            url = str(_resolve(base, Path(url)))
+        cameras.append(cam.model_copy(update={"zones": _resolve(base, cam.zones), "url": url}))
+    return cfg.model_copy(update={
+        "model": model, "cameras": cameras, "outbox": _resolve(base, cfg.outbox),
+        "evidence_dir": _resolve(base, cfg.evidence_dir),
+        "classes": None if cfg.classes is None else _resolve(base, cfg.classes),
+    })

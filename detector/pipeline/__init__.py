@@ -1,0 +1,1 @@
+"""Pipelines: ``analyze`` (offline, one video) and ``edge`` (live, many cameras), sharing `CameraAnalyzer`."""

@@ -1,0 +1,130 @@
+"""Per-camera analysis after the model: class map -> zones -> rules -> evidence -> `ViolationEvent`s.
+
+Both pipelines use it: ``analyze`` (offline, one file, media time) and ``edge`` (live, many cameras).
+The rule clock is ``Frame.pts_s`` (media seconds; for live cameras the sources make it the seconds since
+the camera started, so it stays monotonic across reconnects); the times written into events are
+``Frame.wall_time``-based.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from detector.classmap import ClassMap
+from detector.detections import Detections
+from detector.events import EventDetection, EventType, ModelInfo, ViolationEvent, episode_id
+from detector.evidence import EvidenceWriter, FrameRing
+from detector.frames import Frame
+from detector.rules import EpisodeEvent, RuleEngine
+from detector.zones.polygon import polygon_pixels
+from detector.zones.schema import ZonesFile
+
+log = logging.getLogger("frontage.pipeline")
+
+
+@dataclass
+class Episode:
+    """One episode as the offline analysis reports it."""
+
+    camera: str
+    zone: str
+    merchant: str | None
+    category: str
+    start_s: float
+    end_s: float | None = None
+    started_at: datetime | None = None
+    confidence: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"camera": self.camera, "zone": self.zone, "merchant": self.merchant, "category": self.category,
+                "start_s": round(self.start_s, 3), "end_s": None if self.end_s is None else round(self.end_s, 3),
+                "evidence": self.evidence}
+
+
+@dataclass
+class Emitted:
+    """One event the analyzer produced, with its evidence files (part name -> path)."""
+
+    episode: EpisodeEvent
+    event: ViolationEvent
+    files: dict[str, Path]
+
+
+class CameraAnalyzer:
+    """Everything after inference for one camera."""
+
+    def __init__(self, camera_id: str, zones: ZonesFile, classmap: ClassMap, model: ModelInfo, *,
+                 evidence: EvidenceWriter | None = None, clip_s: float = 0.0, device_id: str | None = None,
+                 update_every_s: float | None = None) -> None:
+        self.camera_id = camera_id
+        self.zones = zones
+        self.classmap = classmap
+        self.model = model
+        self.evidence = evidence
+        self.device_id = device_id
+        self.rules = RuleEngine(zones, camera=camera_id, update_every_s=update_every_s)
+        self.ring = FrameRing(seconds=clip_s) if evidence is not None and clip_s > 0 else None
+        self.episodes: dict[str, Episode] = {}
+        self.frames = 0
+
+    def process(self, frame: Frame, detections: Detections) -> list[Emitted]:
+        """Feed one analysed frame and the model's detections on it; returns the events it caused."""
+        self.frames += 1
+        if self.ring is not None:
+            self.ring.push(frame.pts_s, frame.image)
+        categorised = self.classmap.apply(detections)
+        episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size)
+        return [self._emit(e, frame) for e in episode_events]
+
+    def _emit(self, ep: EpisodeEvent, frame: Frame) -> Emitted:
+        eid = episode_id(ep.camera, ep.zone, ep.category, ep.started_at)
+        files: dict[str, Path] = {}
+        refs = []
+        if self.evidence is not None and ep.type != EventType.CLEARED:
+            zone = next(z for z in self.zones.zones if z.id == ep.zone)
+            labels = [f"{n} {c:.2f}" for n, c in zip(ep.detections.names, ep.detections.confidence, strict=True)]
+            header = f"{ep.camera}  {ep.zone}  {ep.category}  {ep.observed_at:%Y-%m-%d %H:%M:%S}Z"
+            refs, files = self.evidence.write(
+                camera=ep.camera, episode_id=eid, seq=ep.seq, image=frame.image,
+                polygon_px=polygon_pixels(zone.polygon, frame.size),
+                fixtures_px=[polygon_pixels(f, frame.size) for f in zone.fixtures],
+                boxes=ep.detections.xyxy, labels=labels, header=header,
+                ring=self.ring if ep.type == EventType.STARTED else None)
+        w, h = frame.size
+        scale = np.array([w, h, w, h], np.float32)
+        dets = [
+            EventDetection(class_name=str(n), category=str(ep.category), score=float(np.clip(c, 0, 1)),
+                           box=[float(v) for v in np.clip(b / scale, 0, 1)],
+                           track_id=None if ep.detections.tracker_id is None or t < 0 else int(t))
+            for n, c, b, t in zip(ep.detections.names, ep.detections.confidence, ep.detections.xyxy,
+                                  ep.detections.tracker_id if ep.detections.tracker_id is not None
+                                  else np.full(len(ep.detections), -1), strict=True)
+        ][:200]
+        event = ViolationEvent.for_episode(
+            type=ep.type, seq=ep.seq, camera=ep.camera, zone=ep.zone, merchant=ep.merchant,
+            category=ep.category, started_at=ep.started_at, observed_at=ep.observed_at, ended_at=ep.ended_at,
+            confidence=float(np.clip(ep.confidence, 0, 1)), detections=dets, evidence=refs,
+            frame_size=frame.size, model=self.model, device_id=self.device_id)
+        self._record(ep, eid, files)
+        return Emitted(ep, event, files)
+
+    def _record(self, ep: EpisodeEvent, eid: str, files: dict[str, Path]) -> None:
+        if ep.type == EventType.STARTED:
+            self.episodes[eid] = Episode(camera=ep.camera, zone=ep.zone, merchant=ep.merchant, category=ep.category,
+                                         start_s=ep.started_t, started_at=ep.started_at, confidence=ep.confidence,
+                                         evidence=[str(p) for p in files.values()])
+        elif eid in self.episodes:
+            rec = self.episodes[eid]
+            rec.confidence = max(rec.confidence, ep.confidence)
+            if ep.type == EventType.CLEARED:
+                rec.end_s = ep.ended_t
+
+
+def wall_clock(start: datetime, pts_s: float) -> datetime:
+    return start + timedelta(seconds=pts_s)
