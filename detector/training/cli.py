@@ -1,0 +1,146 @@
+"""Command line: ``frontage dataset build``, ``frontage train [evaluate|export]``, ``frontage relearn export``.
+
+Every command reports bad input as one ``error: ...`` line (exit code 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+dataset_app = typer.Typer(help="Build the YOLO training dataset.", no_args_is_help=True, pretty_exceptions_enable=False)
+train_app = typer.Typer(help="Train, evaluate and export frontage-n (ultralytics, offline).",
+                        pretty_exceptions_enable=False)
+relearn_app = typer.Typer(help="Re-learning: pull operator feedback from the case service.", no_args_is_help=True,
+                          pretty_exceptions_enable=False)
+
+
+def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (FileNotFoundError, ValueError, KeyError, OSError, RuntimeError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            typer.echo(f"error: {msg}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@dataset_app.command("build")
+@_clean_errors
+def dataset_build(
+    out: Annotated[Path, typer.Option(help="Output folder (replaced)")] = Path("datasets/frontage"),
+    shared: Annotated[Path | None, typer.Option(help="../shared with real photos, clips and the COCO teacher")] = None,
+    synth: Annotated[int, typer.Option(help="Generated frames")] = 800,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same dataset")] = 0,
+    bags: Annotated[int, typer.Option(help="Real trash-bag photos for training (their valid split is always used)")] = 450,
+    teacher_every: Annotated[int, typer.Option(help="Pseudo-label every n-th frame of each real clip")] = 8,
+    composites: Annotated[int, typer.Option(help="Copy-paste composites")] = 300,
+    image_width: Annotated[int, typer.Option(help="Store images at most this wide")] = 640,
+) -> None:
+    """Build one YOLO detection dataset (see DATASET_CARD.md in the output)."""
+    from detector.training.dataset import BuildOptions, build_dataset
+
+    for name, value in (("synth", synth), ("bags", bags), ("composites", composites)):
+        if value < 0:
+            raise ValueError(f"--{name} must be >= 0, got {value}")
+    if teacher_every < 1:
+        raise ValueError(f"--teacher-every must be >= 1, got {teacher_every}")
+    report = build_dataset(BuildOptions(out=out, shared=shared, synth=synth, seed=seed, bags=bags,
+                                        teacher_every=teacher_every, composites=composites, image_width=image_width),
+                           progress=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(report.images))
+    typer.echo(f"wrote {out / 'data.yaml'} and {out / 'DATASET_CARD.md'}")
+
+
+@train_app.callback(invoke_without_command=True)
+@_clean_errors
+def train_command(
+    ctx: typer.Context,
+    data: Annotated[Path | None, typer.Option(help="Dataset data.yaml")] = None,
+    from_weights: Annotated[Path | None, typer.Option("--from", help="Fine-tune these weights (e.g. models/frontage-n.pt)")] = None,
+    model: Annotated[str, typer.Option(help="Model yaml for training from scratch (ultralytics ships it)")] = "yolo11n.yaml",
+    epochs: Annotated[int, typer.Option(help="Epochs of the whole schedule")] = 30,
+    imgsz: Annotated[int, typer.Option(help="Input size")] = 416,
+    batch: Annotated[int, typer.Option(help="Batch size")] = 16,
+    device: Annotated[str | None, typer.Option(help="cpu, 0, ... (default: GPU when there is one)")] = None,
+    project: Annotated[Path, typer.Option(help="Runs folder")] = Path("runs/train"),
+    name: Annotated[str, typer.Option(help="Run name (folder under --project)")] = "frontage-n",
+    resume: Annotated[bool, typer.Option(help="Continue the run's last.pt")] = False,
+    chunk: Annotated[int | None, typer.Option(help="Stop (resumably) after this many epochs")] = None,
+    val: Annotated[bool, typer.Option(help="Validate every epoch (slow on CPU; the last epoch always validates)")] = False,
+    workers: Annotated[int, typer.Option(help="Data-loader workers")] = 2,
+    lr0: Annotated[float | None, typer.Option(help="Initial learning rate (default: ultralytics')")] = None,
+    hours: Annotated[float | None, typer.Option(help="Train this long; the epoch count and schedule adapt to it")] = None,
+) -> None:
+    """Train frontage-n: from scratch (--model), fine-tune (--from), continue (--resume), in chunks (--chunk)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from detector.training.train import TrainOptions, train
+
+    if data is None and not resume:
+        raise ValueError("--data is required (a data.yaml from `frontage dataset build`)")
+    if data is not None and not data.exists():
+        raise FileNotFoundError(f"dataset not found: {data}")
+    run = train(TrainOptions(data=data, from_weights=from_weights, model_yaml=model, epochs=epochs, imgsz=imgsz,
+                             batch=batch, device=device, project=project, name=name, resume=resume, chunk=chunk,
+                             val=val, workers=workers, lr0=lr0, hours=hours))
+    typer.echo(f"run: {run}  (weights/last.pt, weights/best.pt)")
+
+
+@train_app.command("evaluate")
+@_clean_errors
+def evaluate_command(
+    weights: Annotated[Path, typer.Option(help=".pt or .onnx")] = Path("models/frontage-n.pt"),
+    data: Annotated[Path, typer.Option(help="Dataset data.yaml (its val_sources are evaluated one by one)")] = Path("datasets/frontage/data.yaml"),
+    imgsz: Annotated[int, typer.Option()] = 416,
+    device: Annotated[str, typer.Option()] = "cpu",
+    source: Annotated[list[str] | None, typer.Option(help="Only these sources (repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here")] = None,
+) -> None:
+    """mAP50 per class and per source; recall against the COCO teacher on real frames."""
+    from detector.training.evaluate import evaluate, format_metrics, save_metrics
+
+    for p in (weights, data):
+        if not p.exists():
+            raise FileNotFoundError(f"not found: {p}")
+    metrics = evaluate(weights, data, imgsz=imgsz, device=device, sources=source)
+    typer.echo(format_metrics(metrics))
+    if out:
+        save_metrics(metrics, out)
+        typer.echo(f"wrote {out}")
+
+
+@train_app.command("export")
+@_clean_errors
+def export_command(
+    weights: Annotated[Path, typer.Option(help="Checkpoint to export (e.g. runs/train/frontage-n/weights/last.pt)")],
+    imgsz: Annotated[int, typer.Option()] = 416,
+    dest: Annotated[Path | None, typer.Option(help="Copy the ONNX (and stripped .pt) here, e.g. models/frontage-n.onnx")] = None,
+    version: Annotated[str | None, typer.Option(help="Version (default: next in the registry)")] = None,
+    bump: Annotated[str, typer.Option(help="minor (fine-tune) or major (new base)")] = "minor",
+    metrics: Annotated[Path | None, typer.Option(help="Metrics JSON from `frontage train evaluate`")] = None,
+    data: Annotated[str | None, typer.Option(help="Dataset description for the registry")] = None,
+    recipe: Annotated[str | None, typer.Option(help="Training commands for the registry")] = None,
+    parent: Annotated[str | None, typer.Option(help="Version this model was fine-tuned from")] = None,
+    registry_file: Annotated[Path | None, typer.Option("--registry", help="Registry file")] = None,
+) -> None:
+    """ONNX (dynamic batch), checked with ONNX Runtime, sha256 + version + metrics into the registry."""
+    from detector.training import registry
+    from detector.training.export import export_and_register
+
+    if not weights.exists():
+        raise FileNotFoundError(f"weights not found: {weights}")
+    if bump not in ("minor", "major"):
+        raise ValueError(f"--bump must be minor or major, got {bump!r}")
+    metric_data = json.loads(metrics.read_text()) if metrics else None
+    entry = export_and_register(weights, imgsz=imgsz, dest=dest, version=version, metrics=metric_data, data=data,
+                                recipe=recipe, parent=parent, registry_path=registry_file or registry.REGISTRY, bump=bump)
+    typer.echo(f"{entry['onnx']} version {entry['version']} sha256 {entry['onnx_sha256']}")

@@ -1,0 +1,118 @@
+"""``frontage train export``: ONNX with a dynamic batch, checked with ONNX Runtime, registered.
+
+The ONNX keeps ultralytics' metadata (``names``, ``imgsz``, ``stride``) and gains ``frontage_version``, so
+an edge box can tell which registered model it runs without the registry file.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from detector.training import registry
+from detector.training.classes import class_names
+from detector.training.offline_assets import apply_offline_env, install_fonts
+
+#: ONNX Runtime here runs opset <= 21 for every op YOLO uses; 17 is the widely supported choice.
+DEFAULT_OPSET = 17
+
+
+def strip_checkpoint(weights: Path, dest: Path) -> None:
+    """Copy a checkpoint without its optimizer state (fp16 weights: ~5 MB instead of ~16 MB)."""
+    apply_offline_env()
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    shutil.copyfile(weights, dest)
+    strip_optimizer(str(dest))
+
+
+def export_onnx(weights: Path, imgsz: int = 416, opset: int = DEFAULT_OPSET) -> Path:
+    """Export ``weights`` next to itself as ``.onnx`` (dynamic batch and size), return its path."""
+    apply_offline_env()
+    install_fonts()
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights), task="detect")
+    names = [model.names[i] for i in sorted(model.names)]
+    if tuple(names) != class_names():
+        raise ValueError(f"{weights} has classes {names}, but models/frontage-n.classes.yaml lists {list(class_names())}")
+    out = model.export(format="onnx", imgsz=imgsz, dynamic=True, opset=opset, simplify=True, device="cpu")
+    return Path(out)
+
+
+def stamp_version(onnx_path: Path, version: str) -> None:
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    props = {p.key: p for p in model.metadata_props}
+    for key, value in (("frontage_version", version), ("frontage_model", "frontage-n")):
+        if key in props:
+            props[key].value = value
+        else:
+            model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(onnx_path))
+
+
+def check_onnx(onnx_path: Path, imgsz: int, frame: np.ndarray | None = None) -> dict:
+    """Run the ONNX with ONNX Runtime on a frame at batch 1 and 2; returns shapes and the top score."""
+    import onnxruntime as ort
+
+    from detector.training.teacher import letterbox
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    if frame is None:
+        from detector.synth import random_labeled_frames
+
+        frame = next(random_labeled_frames(1, seed=12345)).image
+    canvas, _, _ = letterbox(frame, imgsz)
+    blob = (canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0).copy()
+    out1 = session.run(None, {inp.name: blob})[0]
+    out2 = session.run(None, {inp.name: np.concatenate([blob, blob])})[0]
+    nc = len(class_names())
+    if out1.shape[1] != 4 + nc:
+        raise ValueError(f"{onnx_path}: output has {out1.shape[1]} rows, expected {4 + nc} (4 box + {nc} classes)")
+    if out2.shape[0] != 2 or not np.allclose(out2[0], out1[0], atol=1e-3):
+        raise ValueError(f"{onnx_path}: batch of 2 does not reproduce batch of 1")
+    meta = session.get_modelmeta().custom_metadata_map
+    return {"input": list(inp.shape), "output_batch1": list(out1.shape), "output_batch2": list(out2.shape),
+            "top_score": round(float(out1[0, 4:].max()), 4), "metadata_version": meta.get("frontage_version")}
+
+
+def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = None, version: str | None = None,
+                        metrics: dict | None = None, data: str | None = None, recipe: str | None = None,
+                        parent: str | None = None, registry_path: Path = registry.REGISTRY,
+                        bump: str = "minor") -> dict:
+    """Export, check, optionally copy to ``dest`` (``models/frontage-n.onnx`` + ``.pt``), and register."""
+    onnx_path = export_onnx(weights, imgsz)
+    version = version or registry.next_version(bump=bump, path=registry_path)
+    stamp_version(onnx_path, version)
+    check = check_onnx(onnx_path, imgsz)
+    pt_path = Path(weights)
+    if dest is not None:
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(onnx_path, dest)
+        pt_dest = dest.with_suffix(".pt")
+        strip_checkpoint(Path(weights), pt_dest)
+        onnx_path, pt_path = dest, pt_dest
+    rel = str(onnx_path.resolve().relative_to(registry.ROOT)) if onnx_path.resolve().is_relative_to(registry.ROOT) else str(onnx_path)
+    entry = {
+        "name": "frontage-n",
+        "version": version,
+        "onnx": rel,
+        "onnx_sha256": registry.sha256_of(onnx_path),
+        "onnx_bytes": onnx_path.stat().st_size,
+        "pt_sha256": registry.sha256_of(pt_path),
+        "pt_bytes": pt_path.stat().st_size,
+        "imgsz": imgsz,
+        "classes": list(class_names()),
+        "parent": parent,
+        "data": data,
+        "recipe": recipe,
+        "onnx_check": check,
+        "metrics": metrics or {},
+    }
+    return registry.register(entry, registry_path)
