@@ -47,7 +47,7 @@ class BatchConfig(_Strict):
 
 class GatingConfig(_Strict):
     enabled: Annotated[bool, Field(title="Enabled", description="Skip inference on frames without motion")] = True
-    threshold: Annotated[float, Field(title="Threshold", description="Fraction of changed pixels that counts as motion", ge=0, le=1)] = 0.002
+    threshold: Annotated[float, Field(title="Threshold", description="Fraction of changed pixels that counts as motion", ge=0, le=1)] = 0.003
     max_skip_s: Annotated[float, Field(title="Max skip", description="Run the model at least this often per camera (s)", gt=0)] = 10.0
 
 
@@ -93,7 +93,7 @@ def _describe(err: ValidationError) -> str:
 
 
 def _resolve(base: Path, p: Path) -> Path:
-    return p if p.is_absolute() else (base / p)
+    return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
 
 def load_edge_config(path: str | Path) -> EdgeConfig:

@@ -49,8 +49,15 @@ class CameraFeed:
     source: object | None = None
     done: bool = False
     last_detections: Detections | None = None
-    gate: object | None = None
     stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "inferred": 0, "events": 0})
+
+    @property
+    def camera_id(self) -> str:
+        return self.id
+
+    def latest(self) -> Frame | None:
+        """FrameProvider for the Batcher: the newest live frame, or a file's next frame."""
+        return self.poll()
 
     def poll(self) -> Frame | None:
         if self.done:
@@ -164,7 +171,7 @@ class EdgeRuntime:
         for cam, zones in cameras:
             analyzer = CameraAnalyzer(cam.id, zones, self.classmap, info, evidence=evidence, clip_s=self.cfg.clip_s,
                                       device_id=self.cfg.device_id, update_every_s=self.cfg.update_every_s)
-            feed = CameraFeed(id=cam.id, analyzer=analyzer, gate=self._make_gate())
+            feed = CameraFeed(id=cam.id, analyzer=analyzer)
             stream = is_stream_url(cam.url)
             if stream or cam.realtime:
                 feed.live = LiveCamera(cam.url, cam.id, cam.analysis_fps, loop=cam.loop, pace=True,
@@ -174,18 +181,6 @@ class EdgeRuntime:
                                           loop=cam.loop, start_time=self.cfg.start_time)
                 feed.frames = iter(feed.source.frames())  # type: ignore[attr-defined]
             self.feeds.append(feed)
-
-    def _make_gate(self) -> object | None:
-        if not self.cfg.gating.enabled:
-            return None
-        try:
-            from detector.gating import MotionGate
-        except ImportError:
-            return None
-        try:
-            return MotionGate(threshold=self.cfg.gating.threshold, max_skip_s=self.cfg.gating.max_skip_s)
-        except TypeError:
-            return MotionGate()
 
     # -- the loop ----------------------------------------------------------------------------------
     def stop(self, *_: object) -> None:
@@ -209,7 +204,16 @@ class EdgeRuntime:
                         self.cfg.device_key_env)
         self.sender = Sender(self.outbox, self.cfg.service_url, key)
         self.sender.start()
-        trackers = self._make_trackers()
+        from detector.batching import Batcher
+        from detector.gating import MotionGateConfig
+        from detector.tracking import CameraTrackers
+
+        gating = self.cfg.gating
+        self.batcher = Batcher(
+            self.backend, max_batch=min(self.cfg.batch.max_batch, getattr(self.backend, "max_batch", 8) or 8),
+            max_wait_ms=self.cfg.batch.max_wait_ms,
+            gate=MotionGateConfig(enabled=gating.enabled, changed_fraction=gating.threshold, max_skip_s=gating.max_skip_s),
+            trackers=CameraTrackers())
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
@@ -217,66 +221,28 @@ class EdgeRuntime:
             self._open_feeds(cameras)
             log.info("edge %s running: %d camera(s), model %s, outbox %s", self.cfg.device_id, len(self.feeds),
                      self.backend.name, self.cfg.outbox)
+            by_id = {feed.id: feed for feed in self.feeds}
             while not self._stop.is_set():
-                self.maybe_reload_model()
-                frames = [(feed, f) for feed in self.feeds if (f := feed.poll()) is not None]
-                if not frames:
-                    if all(feed.done for feed in self.feeds):
-                        break
-                    self._stop.wait(0.02)
-                    continue
-                self._process(frames, trackers)
+                if self.maybe_reload_model():
+                    self.batcher.backend = self.backend
+                active = [feed for feed in self.feeds if not feed.done]
+                if not active:
+                    break
+                for result in self.batcher.step(active, timeout=0.2):
+                    self._handle(by_id[result.frame.camera_id], result.frame, result.detections)
         finally:
             for feed in self.feeds:
                 feed.close()
         return self._finish()
 
-    def _make_trackers(self) -> object | None:
-        try:
-            from detector.tracking import CameraTrackers
-        except ImportError:
-            return None
-        return CameraTrackers()
-
-    def _process(self, frames: list[tuple[CameraFeed, Frame]], trackers: object | None) -> None:
-        from detector import metrics
-
-        due: list[tuple[CameraFeed, Frame]] = []
-        for feed, frame in frames:
-            feed.stats["frames"] += 1
-            gate = feed.gate
-            if gate is None or feed.last_detections is None or gate.should_infer(frame):  # type: ignore[attr-defined]
-                due.append((feed, frame))
-            else:
-                metrics.FRAMES_SKIPPED.labels(feed.id).inc()
-        results: dict[int, Detections] = {}
-        step = max(1, min(self.cfg.batch.max_batch, getattr(self.backend, "max_batch", 1) or 1))
-        for i in range(0, len(due), step):
-            chunk = due[i:i + step]
-            started = time.perf_counter()
-            dets = self.backend.infer([f.image for _, f in chunk])  # type: ignore[union-attr]
-            metrics.INFERENCE_SECONDS.labels(getattr(self.backend, "backend", "unknown")).observe(time.perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(chunk))
-            for (feed, frame), d in zip(chunk, dets, strict=True):
-                results[id(frame)] = d
-                feed.stats["inferred"] += 1
-                metrics.FRAMES_ANALYSED.labels(feed.id).inc()
-                if feed.gate is not None:
-                    feed.gate.mark_inferred(frame)  # type: ignore[attr-defined]
-        for feed, frame in frames:
-            d = results.get(id(frame))
-            if d is None:
-                d = feed.last_detections  # a still frame: what was there is still there
-            elif trackers is not None:
-                d = trackers.update(feed.id, d, frame.pts_s)  # type: ignore[attr-defined]
-            feed.last_detections = d
-            for emitted in feed.analyzer.process(frame, d):  # type: ignore[arg-type]
-                self.outbox.put(emitted.event, emitted.files)
-                feed.stats["events"] += 1
-                log.info("%s %s zone=%s category=%s started_at=%s", emitted.event.type, feed.id, emitted.event.zone,
-                         emitted.event.category, emitted.event.started_at.isoformat())
-            if feed.stats["events"]:
-                self.sender.wake()
+    def _handle(self, feed: CameraFeed, frame: Frame, detections: Detections) -> None:
+        feed.stats["frames"] += 1
+        for emitted in feed.analyzer.process(frame, detections):
+            self.outbox.put(emitted.event, emitted.files)  # committed before anything else happens
+            feed.stats["events"] += 1
+            log.info("%s %s zone=%s category=%s started_at=%s", emitted.event.type, feed.id, emitted.event.zone,
+                     emitted.event.category, emitted.event.started_at.isoformat())
+            self.sender.wake()
 
     def _finish(self) -> int:
         open_eps = [s for feed in self.feeds for s in feed.analyzer.rules.open_episodes()]
