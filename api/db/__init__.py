@@ -1,0 +1,1 @@
+"""Database layer: typed SQLAlchemy models, engine/session helpers and Alembic migrations."""

@@ -1,0 +1,310 @@
+"""The case service's tables (SQLAlchemy 2.0 typed declarative).
+
+External ids (``code``) are what edge boxes and zones files use (``cam-01``, ``z-m0012``, ``m-0012``);
+integer primary keys stay internal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from api.db.types import UTCDateTime
+
+# BigInteger ids on PostgreSQL, INTEGER (rowid alias, autoincrement) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
+        datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ENFORCEMENT_STREET = "enforcement_street"
+    ENFORCEMENT_DISTRICT = "enforcement_district"
+    ENFORCEMENT_CITY = "enforcement_city"
+    ADMIN = "admin"
+
+
+class CaseState(StrEnum):
+    DETECTED = "detected"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    NOTIFIED = "notified"
+    MERCHANT_REPORTED_FIXED = "merchant_reported_fixed"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    ESCALATED = "escalated"
+    RECHECK = "recheck"
+    REOPENED = "reopened"
+
+
+#: States in which a case is still being worked (a new episode attaches to such a case).
+OPEN_STATES: tuple[CaseState, ...] = (
+    CaseState.DETECTED, CaseState.CONFIRMED, CaseState.NOTIFIED, CaseState.MERCHANT_REPORTED_FIXED,
+    CaseState.ESCALATED, CaseState.RECHECK, CaseState.REOPENED)
+
+
+class Road(Base):
+    __tablename__ = "roads"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    district: Mapped[str | None] = mapped_column(String(200))
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    road_id: Mapped[int | None] = mapped_column(ForeignKey("roads.id"))
+    location: Mapped[str | None] = mapped_column(String(300), doc="Street address or 'lat,lon'")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    road: Mapped[Road | None] = relationship(lazy="joined")
+    zones: Mapped[list[Zone]] = relationship(back_populates="camera", cascade="all, delete-orphan")
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact: Mapped[str | None] = mapped_column(String(300), doc="Phone or e-mail")
+    webhook_url: Mapped[str | None] = mapped_column(String(500), doc="Where this merchant's notices are POSTed")
+    offence_count: Mapped[int] = mapped_column(Integer, default=0, doc="Confirmed cases, all time")
+    last_offence_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Zone(Base):
+    __tablename__ = "zones"
+    __table_args__ = (UniqueConstraint("camera_id", "code"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    polygon: Mapped[list[Any]]
+    forbid: Mapped[list[Any]]
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    dwell_s: Mapped[float | None] = mapped_column(Float)
+    clear_s: Mapped[float | None] = mapped_column(Float)
+    camera: Mapped[Camera] = relationship(back_populates="zones")
+    merchant: Mapped[Merchant | None] = relationship(lazy="joined")
+
+
+class EdgeDevice(Base):
+    __tablename__ = "edge_devices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16), doc="First characters of the key, to recognise it")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, doc="sha256 of the high-entropy API key")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    cameras: Mapped[list[Camera]] = relationship(secondary="device_cameras", lazy="selectin")
+
+
+class DeviceCamera(Base):
+    __tablename__ = "device_cameras"
+    device_id: Mapped[int] = mapped_column(ForeignKey("edge_devices.id", ondelete="CASCADE"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str] = mapped_column(String(200), doc="argon2id")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime]
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        # The operator queue: filter by state, newest first, keyset on (created_at, id).
+        Index("ix_cases_state_created", "state", "created_at", "id"),
+        Index("ix_cases_created", "created_at", "id"),
+        Index("ix_cases_updated", "updated_at", "id"),
+        Index("ix_cases_category_created", "category", "created_at", "id"),
+        Index("ix_cases_camera_created", "camera_id", "created_at", "id"),
+        Index("ix_cases_road_created", "road_id", "created_at", "id"),
+        Index("ix_cases_merchant_created", "merchant_id", "created_at", "id"),
+        Index("ix_cases_assignee_state", "assignee_id", "state"),
+        # The scheduler: cases with a deadline, earliest first (partial on PostgreSQL and SQLite alike).
+        Index("ix_cases_due", "due_at", postgresql_where=text("due_at IS NOT NULL"),
+              sqlite_where=text("due_at IS NOT NULL")),
+        # Attach-to-open-case lookup.
+        Index("ix_cases_open_lookup", "camera_id", "zone_id", "category", "last_seen_at"),
+        Index("ix_cases_left_notified", "left_notified_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(40))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    road_id: Mapped[int | None] = mapped_column(ForeignKey("roads.id"), doc="Copied from the camera: fast filters")
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("edge_devices.id"))
+    confidence: Mapped[float] = mapped_column(Float)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, doc="0 none, 1 street, 2 district, 3 city")
+    max_escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    self_rectified: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_name: Mapped[str | None] = mapped_column(String(100))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    due_at: Mapped[datetime | None] = mapped_column(doc="Next deadline the scheduler acts on")
+    confirmed_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+    left_notified_at: Mapped[datetime | None] = mapped_column(doc="When the case first moved on from notified")
+    fixed_reported_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None] = mapped_column(doc="First escalation (L1)")
+    verified_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    camera_cleared_at: Mapped[datetime | None]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None]
+    merchant_note: Mapped[str | None] = mapped_column(Text)
+
+    camera: Mapped[Camera] = relationship(lazy="joined")
+    zone: Mapped[Zone] = relationship(lazy="joined")
+    merchant: Mapped[Merchant | None] = relationship(lazy="joined")
+    road: Mapped[Road | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic locking
+
+
+class CaseEvent(Base):
+    """Append-only audit trail: every state change and every notable fact about a case."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(150), doc="user:<name>, device:<name>, merchant:<code>, system")
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(40))
+    to_state: Mapped[str | None] = mapped_column(String(40))
+    escalation_level: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Episode(Base):
+    __tablename__ = "episodes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    episode_id: Mapped[str] = mapped_column(String(100), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    last_observed_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    max_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class IngestedEvent(Base):
+    """Every accepted edge event, keyed by its idempotency key (a repeat is a no-op)."""
+
+    __tablename__ = "ingested_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    episode_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(30))
+    seq: Mapped[int] = mapped_column(Integer)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("edge_devices.id"))
+    observed_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+
+
+class Evidence(Base):
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(20), doc="edge or merchant")
+    kind: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(120), doc="Sanitised; never used as a path")
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, doc="Bytes when stored in the DB")
+    storage_key: Mapped[str | None] = mapped_column(String(200), doc="Relative path when stored in a directory")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    purged_at: Mapped[datetime | None]
+
+
+class MerchantToken(Base):
+    __tablename__ = "merchant_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    merchant: Mapped[Merchant] = relationship(lazy="joined")
+
+
+class Notification(Base):
+    """Outbox: written in the same transaction as the state change, sent by the scheduler."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(40), doc="merchant_notice, escalation, ...")
+    recipient: Mapped[str] = mapped_column(String(200), doc="merchant:<code> or level:<n>")
+    channel: Mapped[str] = mapped_column(String(20), doc="webhook or log")
+    target: Mapped[str | None] = mapped_column(String(500), doc="Webhook URL")
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending", doc="pending, sent, dead")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Request/response models, Base/Create/Public per entity (full-stack-fastapi-template style)."""
