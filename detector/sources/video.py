@@ -77,7 +77,12 @@ class AnalysisSampler:
         if t < self.next_t:
             self._pending = (t, item)
             return out
-        if self._pending is not None and (self.next_t - self._pending[0]) < (t - self.next_t):
+        # The frame before the target wins if it is nearer, unless it is too far off to stand for it (a gap).
+        if (
+            self._pending is not None
+            and (self.next_t - self._pending[0]) < (t - self.next_t)
+            and (self.next_t - self._pending[0]) <= self.interval / 2
+        ):
             out.append(self._pending)
             self._advance(self._pending[0])
             self._pending = None
