@@ -43,7 +43,8 @@ class BuildOptions:
     shared: Path | None = None
     synth: int = 800
     seed: int = 0
-    bags: int = 450  # real bag photos used for training (of 942); their whole valid split is always used
+    bags: int = 450  # real bag photos used for training (of 942)
+    bags_val: int | None = None  # photos of their valid split used (None: all 190, the real-photo val source)
     teacher_every: int = 8  # every n-th frame of each real clip is pseudo-labelled
     composites: int = 300
     val_fraction: float = 0.15
@@ -126,7 +127,7 @@ def bag_boxes(label_path: Path, width: int, height: int) -> np.ndarray:
 
 def add_bags(writer: DatasetWriter, bag_dir: Path, opts: BuildOptions) -> None:
     rng = np.random.default_rng(opts.seed + 11)
-    for split_dir, split, limit in (("train", "train", opts.bags), ("valid", "val", None)):
+    for split_dir, split, limit in (("train", "train", opts.bags), ("valid", "val", opts.bags_val)):
         images = sorted((bag_dir / split_dir / "images").glob("*.jpg"))
         if limit is not None and limit < len(images):
             images = sorted(rng.choice(images, size=limit, replace=False).tolist())
@@ -148,7 +149,8 @@ def teacher_frames(shared: Path, opts: BuildOptions, progress: Callable[[str], N
     out = []
     for video in video_files(shared):
         try:
-            frames = sample_frames(video, opts.teacher_every if video.suffix != ".gif" else 2)
+            # the GIF has only 41 frames: sample it 4x more densely than the long clips
+            frames = sample_frames(video, opts.teacher_every if video.suffix != ".gif" else max(1, opts.teacher_every // 4))
         except ValueError as exc:
             progress(f"skipped {video.name}: {exc}")
             continue

@@ -42,10 +42,20 @@ def export_onnx(weights: Path, imgsz: int = 416, opset: int = DEFAULT_OPSET) -> 
     return Path(out)
 
 
-def stamp_version(onnx_path: Path, version: str) -> None:
+def stamp_version(onnx_path: Path, version: str, imgsz: int | None = None) -> None:
+    """Add ``frontage_version`` metadata; with ``imgsz``, fix the input's height and width (batch stays dynamic).
+
+    Fixed H x W tells every runtime the size the model was trained at (the edge backend reads it from the
+    input shape); only the batch dimension is left free for batching cameras.
+    """
     import onnx
 
     model = onnx.load(str(onnx_path))
+    if imgsz is not None:
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        for d in (dims[2], dims[3]):
+            d.ClearField("dim_param")
+            d.dim_value = imgsz
     props = {p.key: p for p in model.metadata_props}
     for key, value in (("frontage_version", version), ("frontage_model", "frontage-n")):
         if key in props:
@@ -88,7 +98,7 @@ def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = Non
     """Export, check, optionally copy to ``dest`` (``models/frontage-n.onnx`` + ``.pt``), and register."""
     onnx_path = export_onnx(weights, imgsz)
     version = version or registry.next_version(bump=bump, path=registry_path)
-    stamp_version(onnx_path, version)
+    stamp_version(onnx_path, version, imgsz)
     check = check_onnx(onnx_path, imgsz)
     pt_path = Path(weights)
     if dest is not None:
