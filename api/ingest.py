@@ -137,9 +137,11 @@ def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, eve
 
 
 def _open_case(session: Session, settings: Settings, camera: Camera, zone: Zone, event: ViolationEvent) -> Case | None:
-    since = event.started_at - timedelta(seconds=settings.attach_window_s)
+    window = timedelta(seconds=settings.attach_window_s)
     return session.scalar(
         select(Case).where(Case.camera_id == camera.id, Case.zone_id == zone.id,
                            Case.category == str(event.category),
-                           Case.state.in_([s.value for s in OPEN_STATES]), Case.last_seen_at >= since)
+                           Case.state.in_([s.value for s in OPEN_STATES]),
+                           Case.last_seen_at >= event.started_at - window,
+                           Case.first_seen_at <= event.started_at + window)
         .order_by(Case.last_seen_at.desc(), Case.id.desc()).limit(1))

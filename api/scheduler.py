@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ def escalate_due(session: Session, settings: Settings, now: datetime, limit: int
              .order_by(Case.due_at, Case.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Case)
-    flow = Workflow(session, settings, now, actor="system:scheduler")
+    flow = Workflow(session, settings, now, actor=f"system:scheduler:{os.getpid()}")
     escalated = expired = 0
     for case in session.scalars(query).unique().all():
         if case.state == CaseState.ESCALATED and case.escalation_level >= MAX_LEVEL:

@@ -120,7 +120,7 @@ def post_event(client: Any, token: str, ev: ViolationEvent,
     return client.post("/api/v1/events", data={"event": ev.model_dump_json()}, files=files or {}, headers=headers)
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def api_settings(database_url: str, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "database_url": database_url, "scheduler_enabled": False, "auto_migrate": False,
         "allow_clock_control": True, "argon2_time_cost": 1, "argon2_memory_kib": 1024,

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apikit import World, make_world, test_settings
+from apikit import World, make_world, api_settings
 
 # Same default as tests/conftest.py (not importable from here: the tests folder is not a package).
 POSTGRES_URL = os.environ.get("FRONTAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -48,7 +48,7 @@ def database_url(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -
 def app(database_url: str):  # type: ignore[no-untyped-def]
     from api.main import create_app
 
-    application = create_app(test_settings(database_url))
+    application = create_app(api_settings(database_url))
     yield application
     application.state.engine.dispose()
 
