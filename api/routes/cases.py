@@ -65,7 +65,7 @@ def _usernames(session: Session, cases: list[Case]) -> dict[int, str]:
     ids = {c.assignee_id for c in cases if c.assignee_id}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
+    return {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
 
 
 def encode_cursor(values: list[Any]) -> str:

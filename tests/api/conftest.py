@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apikit import World, make_world, api_settings
+from apikit import World, api_settings, make_world
 
 # Same default as tests/conftest.py (not importable from here: the tests folder is not a package).
 POSTGRES_URL = os.environ.get("FRONTAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from apikit import event, jpeg, make_world, post_event, api_settings
+from apikit import api_settings, event, jpeg, make_world, post_event
 from sqlalchemy import select
 
 from api.db.models import Notification
@@ -166,7 +166,7 @@ def test_keyset_pagination_filters_and_bulk(client, world):
                                                 "cursor": by_seen["next_cursor"]}, headers=world.auth("operator")).json()
     assert [c["id"] for c in by_seen["items"] + page2["items"]] == ids[:4]
     assert client.get("/api/v1/cases", params={"cursor": "garbage"}, headers=world.auth("operator")).status_code == 422
-    r = client.post("/api/v1/cases/bulk/confirm", json={"case_ids": ids[:3] + [999999999]},
+    r = client.post("/api/v1/cases/bulk/confirm", json={"case_ids": [*ids[:3], 999999999]},
                     headers=world.auth("operator")).json()
     assert r["done"] == ids[:3] and "999999999" in r["failed"]
     r = client.post("/api/v1/cases/bulk/reject", json={"case_ids": ids[2:5]}, headers=world.auth("operator")).json()
