@@ -1,0 +1,152 @@
+"""Inference engine vs the naive loop: frames/s on the same 1280x720 frames with the same model.
+
+Baseline — the loop a user writes: ``model = YOLO("frontage-n.pt")`` then ``model.predict(frame)`` for one
+frame at a time (ultralytics on torch, at the model's input size).
+
+Frontage — ``detector.batching.Batcher`` over ``detector.inference.load_backend(ModelConfig(...))``, frames of
+different cameras batched (1, 4, 8, 16), per backend: onnxruntime (the .onnx, the edge image's backend),
+ultralytics (the .pt on torch) and OpenVINO (through the ultralytics backend) when ``openvino`` is installed.
+
+The model is the shipped ``models/frontage-n`` when present, else a stand-in of the same architecture
+(``bench/standin_model.py``). Each configuration runs in several rounds interleaved with the baseline and
+the best round counts: on a shared machine the best round is the one least disturbed by other work.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import BenchError, Context, Row
+from bench.standin_model import build_standin, shipped_model
+from bench.videos import frames_from, street_clip
+
+BATCH_SIZES = (1, 4, 8, 16)
+
+
+def model_files() -> tuple[Path, Path, bool]:
+    """(pt, onnx, shipped?)."""
+    shipped = shipped_model()
+    if shipped:
+        return shipped[0], shipped[1], True
+    pt, onnx_path = build_standin()
+    return pt, onnx_path, False
+
+
+def model_imgsz(onnx_path: Path) -> int:
+    """The input size the model was exported at (ultralytics writes it into the ONNX metadata)."""
+    import onnxruntime as ort
+
+    meta = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_modelmeta()
+    size = ast.literal_eval(meta.custom_metadata_map.get("imgsz", "[640, 640]"))
+    return int(size[0] if isinstance(size, list | tuple) else size)
+
+
+def openvino_model(pt: Path, imgsz: int, log: Any) -> Path | None:
+    """Export the .pt to an OpenVINO folder beside it (once) if the openvino package is installed."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return None
+    folder = pt.parent / f"{pt.stem}_openvino_model"
+    if not (folder / f"{pt.stem}.xml").exists():
+        from ultralytics import YOLO
+
+        log("inference: exporting the model to OpenVINO")
+        try:
+            YOLO(str(pt), task="detect").export(format="openvino", imgsz=imgsz, dynamic=True, device="cpu")
+        except Exception as exc:  # an exporter problem only drops the OpenVINO rows
+            log(f"inference: OpenVINO export failed: {str(exc).splitlines()[0] if str(exc) else exc}")
+            return None
+    return folder
+
+
+def naive_loop(pt: Path, images: list[np.ndarray], imgsz: int, device: str) -> float:
+    """Seconds for ``YOLO(pt).predict(frame)`` over the frames one by one (model load excluded)."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(pt), task="detect")
+    model.predict(images[0], imgsz=imgsz, device=device, verbose=False)  # warm-up (lazy setup, fuse)
+    start = time.perf_counter()
+    for image in images:
+        model.predict(image, imgsz=imgsz, device=device, verbose=False)
+    return time.perf_counter() - start
+
+
+def engine(path: Path, backend: str, batch: int, imgsz: int, device: str, half: bool = False) -> Any:
+    from detector.batching import Batcher
+    from detector.inference import ModelConfig, load_backend
+
+    cfg = ModelConfig(path=str(path), backend=backend, imgsz=imgsz, max_batch=batch, device=device, half=half)
+    return Batcher(load_backend(cfg), max_batch=batch, gate=None)
+
+
+def engine_pass(batcher: Any, frames: list[Any]) -> float:
+    """Seconds for the Batcher to analyse all frames, handed over ``max_batch`` cameras at a time."""
+    step = batcher.max_batch
+    start = time.perf_counter()
+    for i in range(0, len(frames), step):
+        batcher.infer(frames[i : i + step])
+    return time.perf_counter() - start
+
+
+def as_frames(images: list[np.ndarray]) -> list[Any]:
+    from detector.frames import Frame
+
+    now = datetime.now(UTC)
+    # one camera per frame: the batch is "the due frames of N cameras"
+    return [Frame(camera_id=f"cam-{i:03d}", image=img, pts_s=0.0, wall_time=now, index=i) for i, img in enumerate(images)]
+
+
+def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = BATCH_SIZES,
+        half: bool = False) -> tuple[list[Row], dict[str, Any]]:
+    device = device or "cpu"
+    pt, onnx_path, shipped = model_files()
+    imgsz = model_imgsz(onnx_path)
+    n_frames = 16 if ctx.quick else 96
+    rounds = 2 if ctx.quick else 3
+    images = frames_from(street_clip(1.0), n_frames)
+    if len(images) < n_frames:
+        raise BenchError(f"the benchmark clip gave {len(images)} frames, {n_frames} needed")
+    frames = as_frames(images)
+    backends: dict[str, Path] = {"onnxruntime": onnx_path, "ultralytics": pt}
+    ov = openvino_model(pt, imgsz, ctx.log)
+    if ov is not None:
+        backends["openvino"] = ov
+    if ctx.quick:
+        batch_sizes = tuple(b for b in batch_sizes if b in (1, 8)) or batch_sizes[:1]
+    engines: dict[tuple[str, int], Any] = {}
+    for name, path in backends.items():
+        for b in batch_sizes:
+            kind = "ultralytics" if name == "openvino" else name
+            engines[(name, b)] = engine(path, kind, b, imgsz, device, half)
+            engine_pass(engines[(name, b)], frames[:b])  # warm-up: allocations, lazy init
+    base_times: list[float] = []
+    times: dict[tuple[str, int], list[float]] = {k: [] for k in engines}
+    for r in range(rounds):
+        ctx.log(f"inference: round {r + 1}/{rounds}: naive loop")
+        base_times.append(naive_loop(pt, images, imgsz, device))
+        for key, batcher in engines.items():
+            ctx.log(f"inference: round {r + 1}/{rounds}: {key[0]} batch {key[1]}")
+            times[key].append(engine_pass(batcher, frames))
+    base_fps = n_frames / min(base_times)
+    details: dict[str, Any] = {
+        "model": str(onnx_path.relative_to(onnx_path.parents[2]) if not shipped else onnx_path.name),
+        "shipped_model": shipped, "imgsz": imgsz, "frames": n_frames, "frame_size": [1280, 720], "rounds": rounds,
+        "device": device, "naive_fps_rounds": [round(n_frames / t, 2) for t in base_times],
+        "engine_fps_rounds": {f"{k[0]}/b{k[1]}": [round(n_frames / t, 2) for t in v] for k, v in times.items()},
+    }
+    rows: list[Row] = []
+    model_note = "shipped frontage-n" if shipped else "stand-in yolo11n (shipped model absent)"
+    for (name, b), ts in times.items():
+        fps = n_frames / min(ts)
+        rows.append(Row(
+            what=f"inference frames/s, {name}, batch {b}", project=fps, baseline=base_fps, unit="frames/s",
+            project_label=f"Batcher + {name} backend", baseline_label="YOLO(pt).predict per frame",
+            target=">= 2x", met=fps >= 2 * base_fps, note=f"{model_note}, imgsz {imgsz}, {device}"))
+    return rows, details
