@@ -1,0 +1,38 @@
+"""The web pages: operator console (login, queue, case page, cameras and zone editor, dashboard) and the
+merchant page ``/m/{token}``. Server-rendered Jinja2, one small script and one stylesheet under /static.
+
+`api.main.create_app` includes `router` when this package exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from api.web import auth, cameras, cases, dashboard, merchant, queue
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".svg": "image/svg+xml", ".png": "image/png"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    """Only the files that ship in ``api/web/static`` (a flat folder), by exact name: no path tricks."""
+    files = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _TYPES}
+    path = files.get(name)
+    if path is None:
+        raise HTTPException(404, "not found")
+    data = path.read_bytes()
+    return Response(data, media_type=_TYPES[path.suffix], headers={
+        "Cache-Control": "public, max-age=300", "ETag": '"' + hashlib.sha256(data).hexdigest()[:16] + '"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+for _module in (auth, queue, cases, cameras, dashboard, merchant):
+    router.include_router(_module.router)

@@ -1,0 +1,191 @@
+"""Cameras, their latest snapshot with the zones drawn, the zone editor (saves through `api.seed.apply_zones`,
+the same path as ``PUT /api/v1/cameras/{code}/zones``) and the zones YAML the edge uses.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Form, HTTPException
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Role, Zone
+from api.routes.cases import evidence_response
+from api.seed import apply_zones
+from api.web.context import DbDep, Page, StaffPage
+from api.web.security import apply_security_headers, check_csrf
+from detector.categories import ALL_CATEGORIES
+from detector.zones.schema import ZoneKind, ZonesFile, ZonesFileError, parse_zones
+
+router = APIRouter()
+
+#: Who may change zones (the same as the zones API: admins; supervisors run the street work too).
+ZONE_EDITORS = {Role.ADMIN.value, Role.SUPERVISOR.value}
+PLACEHOLDER_SIZE = (1280, 720)
+
+
+def _camera(db: DbDep, camera_id: int) -> Camera:
+    camera = db.get(Camera, camera_id)
+    if camera is None:
+        raise HTTPException(404, f"camera {camera_id} not found")
+    return camera
+
+
+def latest_frame(db: DbDep, camera_id: int) -> Evidence | None:
+    return db.scalar(select(Evidence).join(Case, Case.id == Evidence.case_id)
+                     .where(Case.camera_id == camera_id, Evidence.source == "edge", Evidence.kind == "frame",
+                            Evidence.content_type.in_(["image/jpeg", "image/png"]), Evidence.purged_at.is_(None))
+                     .order_by(Evidence.created_at.desc(), Evidence.id.desc()).limit(1))
+
+
+def _image_size(page: Page, row: Evidence | None) -> tuple[int, int]:
+    if row is None:
+        return PLACEHOLDER_SIZE
+    from PIL import Image
+
+    from api.evidence import read
+
+    data = read(page.request.app.state.settings, row)
+    try:
+        with Image.open(io.BytesIO(data or b"")) as img:  # header only
+            return img.size
+    except Exception:
+        return PLACEHOLDER_SIZE
+
+
+@router.get("/cameras", include_in_schema=False)
+def cameras(page: StaffPage, db: DbDep) -> Response:
+    rows = list(db.scalars(select(Camera).order_by(Camera.code)).unique())
+    zone_counts = dict(db.execute(select(Zone.camera_id, func.count()).group_by(Zone.camera_id)).tuples().all())
+    open_counts = dict(db.execute(select(Case.camera_id, func.count())
+                                  .where(Case.state.in_([s.value for s in OPEN_STATES]))
+                                  .group_by(Case.camera_id)).tuples().all())
+    return page.render("cameras.html", active="cameras", cameras=rows, zone_counts=zone_counts,
+                       open_counts=open_counts)
+
+
+def zones_for_editor(camera: Camera) -> list[dict[str, Any]]:
+    return [{"id": z.code, "kind": z.kind, "merchant": z.merchant.code if z.merchant else "",
+             "polygon": [[float(x), float(y)] for x, y in z.polygon], "forbid": list(z.forbid),
+             "dwell_s": z.dwell_s, "clear_s": z.clear_s} for z in sorted(camera.zones, key=lambda z: z.code)]
+
+
+def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], flash: str | None = None,
+            flash_kind: str = "ok", status_code: int = 200) -> Response:
+    frame = latest_frame(db, camera.id)
+    width, height = _image_size(page, frame)
+    merchants = list(db.scalars(select(Merchant).order_by(Merchant.code).limit(1000)))
+    assert page.user is not None
+    return page.render(
+        "zones.html", status_code=status_code, active="cameras", camera=camera, zones=zones, frame=frame,
+        width=width, height=height, merchants=merchants, kinds=[k.value for k in ZoneKind],
+        categories=[c.value for c in ALL_CATEGORIES], can_edit=page.user.role in ZONE_EDITORS,
+        zones_json=json.dumps(zones, ensure_ascii=False).replace("<", "\\u003c"), flash=flash, flash_kind=flash_kind,
+        labels_json=json.dumps({"zones.points": page.t("zones.points", count="{count}")}, ensure_ascii=False))
+
+
+@router.get("/cameras/{camera_id}/zones", include_in_schema=False)
+def zone_editor(camera_id: int, page: StaffPage, db: DbDep) -> Response:
+    camera = _camera(db, camera_id)
+    saved = page.request.query_params.get("saved")
+    return _editor(page, db, camera, zones_for_editor(camera),
+                   flash=page.t("zones.saved", count=saved) if saved and saved.isdigit() else None)
+
+
+def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
+    """The editor's JSON -> a zones-file mapping (validated by `parse_zones` afterwards)."""
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ZonesFileError("the editor sent malformed data: reload the page") from None
+    if not isinstance(items, list):
+        raise ZonesFileError("the editor sent malformed data: reload the page")
+    zones = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ZonesFileError("the editor sent malformed data: reload the page")
+        zone: dict[str, Any] = {k: item.get(k) for k in ("id", "kind", "polygon", "forbid")}
+        if item.get("merchant"):
+            zone["merchant"] = item["merchant"]
+        for key in ("dwell_s", "clear_s"):
+            value = item.get(key)
+            if value not in (None, ""):
+                zone[key] = value
+        zones.append(zone)
+    return {"camera": camera.code, "zones": zones}
+
+
+@router.post("/cameras/{camera_id}/zones", include_in_schema=False)
+def save_zones(camera_id: int, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
+               csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    camera = _camera(db, camera_id)
+    assert page.user is not None
+    if page.user.role not in ZONE_EDITORS:
+        return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
+                       flash_kind="error", status_code=403)
+    try:
+        data = _editor_payload(camera, zones_json)
+        unknown = sorted({z["merchant"] for z in data["zones"] if z.get("merchant")}
+                         - set(db.scalars(select(Merchant.code))))
+        if unknown:
+            raise ZonesFileError(f"unknown merchant(s): {', '.join(unknown)}")
+        zones_file = parse_zones(data, f"zones for {camera.code}")
+    except ZonesFileError as exc:
+        try:
+            kept = json.loads(zones_json)
+        except json.JSONDecodeError:
+            kept = zones_for_editor(camera)
+        return _editor(page, db, camera, kept if isinstance(kept, list) else [], status_code=422,
+                       flash=page.t("zones.invalid", detail=str(exc)), flash_kind="error")
+    apply_zones(db, zones_file, page.now())
+    db.commit()
+    return page.redirect(f"/cameras/{camera.id}/zones?saved={len(zones_file.zones)}")
+
+
+def zones_file_for(camera: Camera) -> ZonesFile:
+    data = {"camera": camera.code, "zones": []}
+    for z in sorted(camera.zones, key=lambda z: z.code):
+        zone: dict[str, Any] = {"id": z.code, "kind": z.kind, "polygon": [list(p) for p in z.polygon],
+                                "forbid": list(z.forbid)}
+        if z.merchant is not None:
+            zone["merchant"] = z.merchant.code
+        if z.dwell_s:
+            zone["dwell_s"] = z.dwell_s
+        if z.clear_s:
+            zone["clear_s"] = z.clear_s
+        data["zones"].append(zone)
+    return parse_zones(data, f"zones of {camera.code}")
+
+
+@router.get("/cameras/{camera_id}/zones.yaml", include_in_schema=False)
+def zones_yaml(camera_id: int, page: StaffPage, db: DbDep) -> Response:
+    camera = _camera(db, camera_id)
+    zones_file = zones_file_for(camera)
+    zones = [{k: v for k, v in z.model_dump(mode="json", exclude_none=True).items() if v != [] or k == "forbid"}
+             for z in zones_file.zones]
+    body = {"camera": zones_file.camera, "zones": zones}
+    text = f"# zones for camera {camera.code} ({camera.name}), exported by Frontage\n" + yaml.safe_dump(
+        body, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    response = Response(text, media_type="application/yaml", headers={
+        "Content-Disposition": f'attachment; filename="{camera.code}.yaml"'})
+    return apply_security_headers(response)
+
+
+@router.get("/cameras/{camera_id}/snapshot", include_in_schema=False)
+def snapshot(camera_id: int, page: StaffPage, db: DbDep) -> Response:
+    camera = _camera(db, camera_id)
+    frame = latest_frame(db, camera.id)
+    if frame is not None:
+        return evidence_response(page.request.app.state.settings, frame)
+    w, h = PLACEHOLDER_SIZE
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
+           f'<rect width="{w}" height="{h}" fill="#d9dee4"/>'
+           f'<text x="{w // 2}" y="{h // 2}" font-size="48" text-anchor="middle" fill="#6b7480" '
+           f'font-family="sans-serif">{camera.code}</text></svg>')
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store",
+                                                              "Content-Security-Policy": "default-src 'none'"})

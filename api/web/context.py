@@ -1,0 +1,167 @@
+"""What every page handler needs: language, the signed-in user, the CSRF token and a `render` that sets the
+cookies and security headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from api.db.models import User
+from api.deps import get_session
+from api.i18n import LANG_COOKIE, Translator, negotiate
+from api.web.security import (
+    SESSION_COOKIE,
+    LoginLimiter,
+    SessionCookies,
+    WebSecuritySettings,
+    WebSession,
+    apply_security_headers,
+    new_session,
+    set_session_cookie,
+    web_settings_from_env,
+)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
+                        trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass
+class WebState:
+    """Per-app objects of the web layer (kept on ``app.state.web``)."""
+
+    settings: WebSecuritySettings
+    cookies: SessionCookies
+    limiter: LoginLimiter
+    tz: Any
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState | None = getattr(request.app.state, "web", None)
+    if state is None:
+        settings: WebSecuritySettings = getattr(request.app.state, "web_settings", None) or web_settings_from_env()
+        try:
+            tz: Any = ZoneInfo(getattr(request.app.state, "web_display_tz", None) or _env_tz())
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = UTC
+        state = WebState(settings=settings,
+                         cookies=SessionCookies(request.app.state.settings.secret_key, settings.session_ttl_s),
+                         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
+                                              settings.login_lockout_s, settings.ip_max_failures),
+                         tz=tz)
+        request.app.state.web = state
+    return state
+
+
+def _env_tz() -> str:
+    import os
+
+    return os.environ.get("FRONTAGE_WEB_DISPLAY_TZ", "Asia/Shanghai")
+
+
+@dataclass
+class Page:
+    """The request as the templates see it."""
+
+    request: Request
+    state: WebState
+    lang: str
+    t: Translator
+    session: WebSession
+    new_cookie: bool
+    user: User | None = None
+    set_lang: bool = False
+    extra_cookies: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+    def now(self) -> datetime:
+        return self.request.app.state.clock.now()
+
+    def fmt_time(self, value: datetime | None, with_date: bool = True) -> str:
+        if value is None:
+            return self.t("time.none")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        local = value.astimezone(self.state.tz)
+        return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+
+    def url_with(self, _path: str | None = None, **params: Any) -> str:
+        """The current URL (or ``_path``) with some query parameters replaced (None removes one)."""
+        query = dict(self.request.query_params)
+        for k, v in params.items():
+            if v is None:
+                query.pop(k, None)
+            else:
+                query[k] = str(v)
+        return (_path or self.request.url.path) + ("?" + urlencode(query) if query else "")
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        html = TEMPLATES.get_template(template).render(page=self, t=self.t, lang=self.lang, user=self.user,
+                                                       csrf=self.csrf, **context)
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def redirect(self, url: str) -> RedirectResponse:
+        return self.finish(RedirectResponse(url, status_code=303))  # type: ignore[return-value]
+
+    def finish(self, response: Response) -> Response:
+        if self.new_cookie:
+            set_session_cookie(response, self.state.cookies, self.session, self.state.settings.cookie_secure)
+        if self.set_lang:
+            response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, samesite="lax", httponly=True,
+                                secure=self.state.settings.cookie_secure)
+        return apply_security_headers(response)
+
+
+def get_page(request: Request) -> Page:
+    state = web_state(request)
+    query_lang = request.query_params.get("lang")
+    lang = negotiate(query_lang, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    session = state.cookies.load(request.cookies.get(SESSION_COOKIE))
+    new_cookie = session is None
+    return Page(request=request, state=state, lang=lang, t=Translator(lang), session=session or new_session(),
+                new_cookie=new_cookie, set_lang=bool(query_lang) and query_lang != request.cookies.get(LANG_COOKIE))
+
+
+PageDep = Annotated[Page, Depends(get_page)]
+DbDep = Annotated[Session, Depends(get_session)]
+
+
+class LoginRequired(HTTPException):
+    pass
+
+
+def get_staff_page(page: PageDep, db: DbDep) -> Page:
+    """A page for signed-in staff: anyone else is sent to the login page (303), nothing is done."""
+    user = db.get(User, page.session.uid) if page.session.uid is not None else None
+    if user is None or not user.active:
+        request = page.request
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET" or request.headers.get("x-requested-with") == "fetch":
+            target = "/queue"
+        raise LoginRequired(303, "sign in first", headers={"Location": "/login?" + urlencode({"next": target}),
+                                                           "Cache-Control": "no-store"})
+    page.user = user
+    return page
+
+
+StaffPage = Annotated[Page, Depends(get_staff_page)]
+
+
+def safe_next(target: str | None, default: str = "/queue") -> str:
+    """Only same-site paths are followed after a login or an action (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target

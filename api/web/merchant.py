@@ -1,0 +1,123 @@
+"""The merchant's page ``/m/{token}`` (phone-first): their open cases with the evidence photo, a "fixed it"
+form with a photo, and their history. Nothing of staff or of other merchants is reachable from here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.db.models import Case, CaseState, Evidence, Merchant
+from api.deps import get_current_merchant
+from api.evidence import EvidenceError, check_file, store
+from api.routes.cases import evidence_response
+from api.routes.merchants import _VISIBLE as MERCHANT_VISIBLE
+from api.web.context import DbDep, Page, PageDep
+from api.web.security import check_csrf
+from api.workflow import Action, TransitionError, Workflow
+
+router = APIRouter()
+
+#: States shown under "to fix" (the rest of the visible ones are history).
+OPEN_FOR_MERCHANT = (CaseState.NOTIFIED.value, CaseState.MERCHANT_REPORTED_FIXED.value,
+                     CaseState.ESCALATED.value, CaseState.RECHECK.value, CaseState.REOPENED.value)
+
+
+def _merchant(page: Page, db: DbDep, token: str) -> Merchant | None:
+    try:
+        return get_current_merchant(page.request, db, page.request.app.state.clock, token)
+    except HTTPException:
+        return None
+
+
+def _invalid(page: Page) -> Response:
+    return page.render("merchant_invalid.html", status_code=404)
+
+
+def _own_case(db: DbDep, merchant: Merchant, case_id: int) -> Case | None:
+    case = db.get(Case, case_id)
+    if case is None or case.merchant_id != merchant.id or case.state not in MERCHANT_VISIBLE:
+        return None  # another merchant's case looks exactly like a missing one
+    return case
+
+
+def _render(page: Page, db: DbDep, merchant: Merchant, token: str, flash: str | None = None,
+            flash_kind: str = "ok", status_code: int = 200) -> Response:
+    cases = list(db.scalars(select(Case).where(Case.merchant_id == merchant.id, Case.state.in_(MERCHANT_VISIBLE))
+                            .order_by(Case.created_at.desc(), Case.id.desc()).limit(100)).unique())
+    photos: dict[int, list[Evidence]] = {}
+    if cases:
+        for e in db.scalars(select(Evidence).where(Evidence.case_id.in_([c.id for c in cases]),
+                                                   Evidence.kind.in_(["frame", "crop", "photo"]),
+                                                   Evidence.purged_at.is_(None)).order_by(Evidence.id)):
+            photos.setdefault(e.case_id, []).append(e)
+    open_cases = [c for c in cases if c.state in OPEN_FOR_MERCHANT]
+    history = [c for c in cases if c.state not in OPEN_FOR_MERCHANT]
+    return page.render("merchant.html", status_code=status_code, merchant=merchant, token=token,
+                       open_cases=open_cases, history=history, photos=photos, flash=flash, flash_kind=flash_kind,
+                       can_report=lambda c: c.state == CaseState.NOTIFIED.value)
+
+
+@router.get("/m/{token}", include_in_schema=False)
+def merchant_page(token: str, page: PageDep, db: DbDep) -> Response:
+    merchant = _merchant(page, db, token)
+    if merchant is None:
+        return _invalid(page)
+    flash = page.t("merchant.thanks") if page.request.query_params.get("done") else None
+    return _render(page, db, merchant, token, flash=flash)
+
+
+@router.post("/m/{token}/cases/{case_id}/fixed", include_in_schema=False)
+async def merchant_fixed(token: str, case_id: int, page: PageDep, db: DbDep,
+                         csrf_token: Annotated[str, Form()] = "",
+                         note: Annotated[str, Form(max_length=2000)] = "",
+                         photo: Annotated[UploadFile | None, File()] = None) -> Response:
+    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    settings = page.request.app.state.settings
+    data = await photo.read(settings.evidence_max_bytes + 1) if photo is not None and photo.filename else b""
+
+    def run() -> Response:
+        merchant = _merchant(page, db, token)
+        if merchant is None:
+            return _invalid(page)
+        case = _own_case(db, merchant, case_id)
+        if case is None:
+            return page.render("merchant_invalid.html", status_code=404)
+        if not data:
+            return _render(page, db, merchant, token, page.t("merchant.photo_required"), "error", 422)
+        try:
+            checked = check_file(name="photo", file_name=photo.filename if photo else None, data=data,
+                                 settings=settings, kind="photo")
+            if not checked.content_type.startswith("image/"):
+                raise EvidenceError(415, "the photo must be a JPEG or PNG")
+        except EvidenceError as exc:
+            return _render(page, db, merchant, token, page.t("merchant.bad_photo", detail=exc.message), "error",
+                           exc.status)
+        now = page.now()
+        try:
+            Workflow(db, settings, now, actor=f"merchant:{merchant.code}").apply(
+                case, Action.REPORT_FIXED, note.strip() or None)
+        except TransitionError:
+            db.rollback()
+            return _render(page, db, merchant, token, page.t("merchant.cannot"), "error", 409)
+        store(db, settings, case, checked, source="merchant", now=now)
+        db.commit()
+        return page.redirect(f"/m/{token}?done={case.id}")
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/m/{token}/evidence/{evidence_id}", include_in_schema=False)
+def merchant_evidence(token: str, evidence_id: int, page: PageDep, db: DbDep) -> Response:
+    merchant = _merchant(page, db, token)
+    row = db.get(Evidence, evidence_id) if merchant is not None else None
+    case = _own_case(db, merchant, row.case_id) if merchant is not None and row is not None else None
+    if row is None or case is None:
+        raise HTTPException(404, "not found")
+    response = evidence_response(page.request.app.state.settings, row)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
