@@ -78,7 +78,7 @@ def make_spec(class_name: str, rng: Rng, **params: float) -> ObjectSpec:
 
 # ----------------------------------------------------------------------------------------------- colours
 def _c(b: float, g: float, r: float, a: int = 255) -> Color:
-    return (int(np.clip(b, 0, 255)), int(np.clip(g, 0, 255)), int(np.clip(r, 0, 255)), a)
+    return (int(min(max(b, 0), 255)), int(min(max(g, 0), 255)), int(min(max(r, 0), 255)), a)
 
 
 def _pick(rng: Rng, palette: list[tuple[int, int, int]], jitter: float = 18) -> Color:

@@ -25,7 +25,7 @@ Rng = np.random.Generator
 class Shop:
     z0: float
     z1: float
-    merchant: str
+    merchant: str | None  # None: a stretch of wall with no shop (the sidewalk zone)
     seed: int
 
 
@@ -82,7 +82,8 @@ def random_street(rng: Rng, n_shops: int | None = None, z_start: float = 1.0, me
     count = n_shops if n_shops is not None else 40
     for i in range(count):
         w = float(rng.uniform(4.5, 8.5))
-        shops.append(Shop(z, z + w, f"m-{base + i:04d}", int(rng.integers(0, 2**31 - 1))))
+        merchant = f"m-{base + i:04d}" if rng.random() > 0.1 else None
+        shops.append(Shop(z, z + w, merchant, int(rng.integers(0, 2**31 - 1))))
         z += w
         if n_shops is None and z > 150:
             break
@@ -170,6 +171,20 @@ def _shop_texture(shop: Shop, height_m: float, ppm: float, street_rng: Rng) -> t
     pen, glow = _Pen(tex), _Pen(emis)
     wall = _rand_color(rng, sat=(0.05, 0.35), val=(0.45, 0.9))
     pen.rect(0, 0, 1, 1, wall)
+    if shop.merchant is None:  # a blank wall or fence: no shop, no sign
+        brick = _rand_color(rng, sat=(0.2, 0.5), val=(0.35, 0.7))
+        rows = int(height_m * 4)
+        for r in range(rows):
+            y0 = r / rows
+            pen.rect(0, y0, 1, y0 + 0.004, _c(*(v * 0.8 for v in brick[:3])))
+        pen.rect(0, 1 - 2.6 / height_m, 1, 1, brick)
+        for i in range(int(w_m * 2)):
+            x = i / (w_m * 2)
+            pen.rect(x, 1 - 2.6 / height_m, x + 0.01, 1, _c(*(v * 0.7 for v in brick[:3])))
+        if rng.random() < 0.7:  # a gate
+            gx = float(rng.uniform(0.2, 0.6))
+            pen.rect(gx, 1 - 2.2 / height_m, gx + min(0.35, 2.0 / w_m), 1, _c(*rng.uniform(40, 90, 3)))
+        return tex[:, :, :3].copy(), emis[:, :, 3].astype(np.float32) / 255
     gf = 4.2 / height_m  # ground floor height as a fraction (from the bottom)
     y_gf = 1 - gf
     # upper storeys: rows of windows, some with AC units
@@ -236,9 +251,10 @@ def render_background(cam: Camera, street: Street, look: Look, rng: Rng) -> Back
     hz = int(np.clip(cam.horizon_y(), 0, H))
     top = np.array([200, 150, 90] if look.name == "day" else [170, 160, 150] if look.name != "dusk" else [120, 90, 80], np.float32)
     bottom = np.array([235, 215, 190] if look.name == "day" else [200, 200, 200] if look.name != "dusk" else [120, 150, 210], np.float32)
-    if hz > 0:
-        t = np.linspace(0, 1, hz, dtype=np.float32)[:, None]
-        img[:hz] = (top * (1 - t) + bottom * t).astype(np.uint8)[:, None, :]
+    # the sky gradient fills the whole picture first: whatever no surface covers reads as distant haze
+    rows = max(hz, 1)
+    t = np.clip(np.arange(H, dtype=np.float32) / rows, 0, 1)[:, None]
+    img[:] = (top * (1 - t) + bottom * t).astype(np.uint8)[:, None, :]
     far = 400.0
     # opposite side: pavement and a plain block of buildings
     opp_fac = street.opposite_x - 4.0
@@ -265,7 +281,7 @@ def render_background(cam: Camera, street: Street, look: Look, rng: Rng) -> Back
             if rng.random() < 0.35:
                 k = float(rng.uniform(0.9, 1.08))
                 _fill(img, cam, [(x, 0, z), (min(x + t, street.facade_x), 0, z), (min(x + t, street.facade_x), 0, z + t), (x, 0, z + t)],
-                      tuple(int(np.clip(v * k, 0, 255)) for v in pb))
+                      tuple(min(255, int(v * k)) for v in pb))
     joint = tuple(int(v * 0.72) for v in pb)
     for x in xs:
         _line(img, cam, (x, 0, 0.5), (x, 0, 60), joint)
@@ -286,19 +302,34 @@ def render_background(cam: Camera, street: Street, look: Look, rng: Rng) -> Back
         depth = float(cam.depth(np.array([[fx, 2.0, max(shop.z0, 0.5)]]))[0])
         if depth <= 0.5:
             continue
-        height_m = 12.0 if depth < 60 else 9.0
+        height_m = 22.0 if depth < 60 else 12.0
+        span = cam.project(np.array([[fx, 0.0, shop.z0], [fx, 0.0, shop.z1]]))
+        if depth > 8 and abs(span[0, 0] - span[1, 0]) < 14:  # a few pixels wide: plain wall and sign colours
+            srng = np.random.default_rng(shop.seed)
+            wall = tuple(float(v) for v in srng.uniform(90, 200, 3))
+            _fill(img, cam, [(fx, height_m, shop.z1), (fx, height_m, shop.z0), (fx, 0, shop.z0), (fx, 0, shop.z1)], wall)
+            _fill(img, cam, [(fx, 4.0, shop.z1), (fx, 4.0, shop.z0), (fx, 3.3, shop.z0), (fx, 3.3, shop.z1)],
+                  tuple(float(v) for v in srng.uniform(30, 230, 3)))
+            continue
+        # near the camera the top of a tall facade is behind it: lower the facade until it is all in front
+        while height_m > 4.5 and (cam.depth(np.array([[fx, height_m, shop.z0], [fx, height_m, shop.z1]])) < 0.35).any():
+            height_m -= 1.5
         ppm = float(np.clip(f / max(depth, 1.0) * 0.7, 10, 110))
         tex, glow = _shop_texture(shop, height_m, ppm, rng)
-        corners = [(fx, height_m, shop.z0), (fx, height_m, shop.z1), (fx, 0, shop.z1), (fx, 0, shop.z0)]
+        # seen from the road the far end (z1) is on the left of the picture: the texture's left edge goes there
+        corners = [(fx, height_m, shop.z1), (fx, height_m, shop.z0), (fx, 0, shop.z0), (fx, 0, shop.z1)]
         if _warp_quad(img, tex, cam, corners) is not None and look.lit_windows:
             _warp_quad(emis, glow, cam, corners)
         srng = np.random.default_rng(shop.seed + 1)
-        if srng.random() < 0.65:  # awning
+        if shop.merchant is not None and srng.random() < 0.65:  # awning
             depth_m = float(srng.uniform(0.8, 1.6))
             top_y, low_y = 3.35, float(srng.uniform(2.5, 2.8))
-            _warp_quad(img, _awning_texture(srng), cam,
-                       [(fx, top_y, shop.z0 + 0.3), (fx, top_y, shop.z1 - 0.3), (fx - depth_m, low_y, shop.z1 - 0.3),
-                        (fx - depth_m, low_y, shop.z0 + 0.3)])
+            awning = [(fx, top_y, shop.z1 - 0.3), (fx, top_y, shop.z0 + 0.3), (fx - depth_m, low_y, shop.z0 + 0.3),
+                      (fx - depth_m, low_y, shop.z1 - 0.3)]
+            tex_a = _awning_texture(srng)
+            _warp_quad(img, tex_a, cam, awning)
+            if look.lit_windows:  # the awning hides the lit window behind it
+                _warp_quad(emis, np.zeros(tex_a.shape[:2], np.float32), cam, awning)
     if look.wet > 0:  # wet ground: darker, with a faint mirror of the facades
         ground = np.zeros((H, W), np.float32)
         ground[hz:] = 1
@@ -403,8 +434,12 @@ def composite(frame: np.ndarray, ids: np.ndarray | None, cam: Camera, placed: li
 
 
 # ----------------------------------------------------------------------------------------------- light and sensor
-def apply_look(img: np.ndarray, look: Look, emissive: np.ndarray | None, rng: Rng, rain_phase: int = 0) -> np.ndarray:
-    """Light, weather and sensor: brightness/tint/contrast, lit windows, rain, haze, blur, noise."""
+def apply_look(img: np.ndarray, look: Look, emissive: np.ndarray | None, rng: Rng, rain_phase: int = 0,
+               noise: np.ndarray | None = None) -> np.ndarray:
+    """Light, weather and sensor: brightness/tint/contrast, lit windows, rain, haze, blur, noise.
+
+    ``noise`` (H x W float32) replaces freshly drawn sensor noise (clips cycle a small precomputed bank).
+    """
     out = img.astype(np.float32)
     if look.contrast != 1.0:
         mean = out.mean()
@@ -421,7 +456,9 @@ def apply_look(img: np.ndarray, look: Look, emissive: np.ndarray | None, rng: Rn
         out = _rain(out, look.rain, rng, rain_phase)
     if look.blur_sigma > 0:
         out = cv2.GaussianBlur(out, (0, 0), look.blur_sigma)
-    if look.noise_sigma > 0:
+    if noise is not None:
+        out = out + noise[:, :, None]
+    elif look.noise_sigma > 0:
         out = out + rng.normal(0, look.noise_sigma, out.shape[:2])[:, :, None].astype(np.float32)
     return np.clip(out, 0, 255).astype(np.uint8)
 
