@@ -76,6 +76,11 @@ def is_stream_url(url: str) -> bool:
     return url.lower().startswith(("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://"))
 
 
+_STREAM_OPTIONS = {"keyframes_only", "start_time", "loop", "open_timeout_s", "read_timeout_s", "rtsp_transport"}
+_LIVE_ONLY_OPTIONS = {"backoff_initial_s", "backoff_max_s", "slot_size", "pace"}
+_FOLDER_OPTIONS = {"image_fps"}
+
+
 def open_source(
     url: str,
     camera_id: str,
@@ -92,11 +97,15 @@ def open_source(
 
     Options for files and streams: ``keyframes_only`` (None = decide from the GOP), ``start_time``
     (datetime of the first frame for files), ``loop`` (files), ``open_timeout_s``, ``read_timeout_s``,
-    ``backoff_initial_s``, ``backoff_max_s`` (streams), ``rtsp_transport`` ("tcp"/"udp").
+    ``rtsp_transport`` ("tcp"/"udp"); live only: ``backoff_initial_s``, ``backoff_max_s``, ``slot_size``,
+    ``pace`` (ignored when not realtime).
     Image folders: ``image_fps`` (the rate the pictures were taken at, default ``analysis_fps``).
     """
     if analysis_fps <= 0:
         raise SourceError(f"{camera_id}: analysis_fps must be > 0, got {analysis_fps}")
+    unknown = sorted(set(options) - _STREAM_OPTIONS - _LIVE_ONLY_OPTIONS - _FOLDER_OPTIONS)
+    if unknown:
+        raise SourceError(f"{camera_id}: unknown source option(s): {', '.join(unknown)}")
     stream = is_stream_url(url)
     if realtime is None:
         realtime = stream
@@ -109,13 +118,16 @@ def open_source(
 
             if realtime:
                 raise SourceError(f"{camera_id}: cannot open {url}: realtime image folders are not supported")
-            return ImageFolderSource(path, camera_id, analysis_fps=analysis_fps, **options)  # type: ignore[arg-type]
+            folder_options = {k: v for k, v in options.items() if k in _FOLDER_OPTIONS}
+            return ImageFolderSource(path, camera_id, analysis_fps=analysis_fps, **folder_options)  # type: ignore[arg-type]
+    options = {k: v for k, v in options.items() if k not in _FOLDER_OPTIONS}
     if realtime:
         from detector.sources.live import LiveSource
 
         return LiveSource(url, camera_id, analysis_fps=analysis_fps, **options)  # type: ignore[arg-type]
     from detector.sources.video import VideoSource
 
+    options = {k: v for k, v in options.items() if k not in _LIVE_ONLY_OPTIONS}
     return VideoSource(url, camera_id, analysis_fps=analysis_fps, **options)  # type: ignore[arg-type]
 
 

@@ -8,7 +8,7 @@ Two decode paths, chosen per stream (``keyframes_only=None`` decides automatical
 * **decode all and drop** otherwise: every frame is decoded, and the one nearest each analysis time is kept.
 
 Files learn their GOP from the keyframe timestamps of the first seconds (a demux-only pass, cheap);
-streams learn it while they run and switch to keyframes-only once three keyframes have been seen.
+streams learn it while they run and switch to keyframes-only once four keyframes have been decoded.
 """
 
 from __future__ import annotations
@@ -252,7 +252,6 @@ class PyAVReader:
             self.open()
         container = self.container
         stream = container.streams.video[0]
-        tb = stream.time_base
         sampler = AnalysisSampler(self.interval)
         first_t: float | None = None
         last_t = -1e9
@@ -298,16 +297,18 @@ class PyAVReader:
 
         try:
             for packet in container.demux(stream):
-                if learn_gop and packet.is_keyframe and packet.pts is not None and tb is not None:
-                    key_times.append(float(packet.pts * tb))
-                    if len(key_times) >= 3:
+                decoded = frames_of(packet)
+                if learn_gop:
+                    # Decoded key frames, not packet flags: RTP depacketisers do not flag every keyframe.
+                    key_times.extend(f.time for f in decoded if f.key_frame and f.time is not None)
+                    if len(key_times) >= 4:
                         self.gop_s = float(statistics.median(np.diff(key_times)))
                         self.stats.gop_s = self.gop_s
                         if self.gop_s <= self.interval * KEYFRAME_TOLERANCE:
                             stream.codec_context.skip_frame = "NONKEY"
                             self.keyframes_only = self.stats.keyframes_only = True
                         learn_gop = False
-                yield from emit(frames_of(packet))
+                yield from emit(decoded)
             yield from emit(frames_of(None))
         except av.error.FFmpegError as exc:
             reason = _reason(exc)

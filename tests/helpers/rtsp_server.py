@@ -19,6 +19,11 @@ Two halves in one file:
 
   ``rtsp_server_available()`` tells whether GStreamer's RTSP server can run here (for skips), and
   ``make_h264_clip(path, seconds, fps, gop_s)`` writes a small H.264 MP4 test clip with PyAV.
+
+  Fixtures (import them into a test module: ``from tests.helpers.rtsp_server import rtsp_server``):
+  ``rtsp_clip`` (session: a 60 s 320x240 10 fps clip, keyframe every second) and ``rtsp_server`` (a started
+  :class:`RtspServer` serving it; killed after the test). Without GStreamer they skip, or fail when
+  ``FRONTAGE_REQUIRE_RTSP`` is set (CI).
 """
 
 from __future__ import annotations
@@ -139,6 +144,28 @@ class RtspServer:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+try:  # the fixtures exist on the venv side only (the server side runs without pytest)
+    import pytest
+except ImportError:  # pragma: no cover
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture(scope="session")
+    def rtsp_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        ok, why = rtsp_server_available()
+        if not ok:
+            if os.environ.get("FRONTAGE_REQUIRE_RTSP", "") not in ("", "0", "false"):
+                pytest.fail(why)
+            pytest.skip(why)
+        return make_h264_clip(tmp_path_factory.mktemp("rtsp") / "cam.mp4", seconds=60, fps=10, gop_s=1.0)
+
+    @pytest.fixture()
+    def rtsp_server(rtsp_clip: Path):  # type: ignore[no-untyped-def]
+        with RtspServer(rtsp_clip) as server:
+            yield server
 
 
 def _serve(port: int, file: str, path: str) -> None:  # runs under /usr/bin/python3
