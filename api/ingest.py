@@ -61,10 +61,10 @@ def resolve_target(session: Session, device: EdgeDevice, event: ViolationEvent) 
 def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, event: ViolationEvent,
            files: list[CheckedFile]) -> IngestResult:
     """Apply one event. Raises `IngestError` for refusals; the caller commits."""
+    camera, zone = resolve_target(session, device, event)  # first: a repeat must not leak a case id
     duplicate = find_duplicate(session, event.idempotency_key)
     if duplicate is not None:
         return duplicate
-    camera, zone = resolve_target(session, device, event)
     now = now_fn()
     flow = Workflow(session, settings, now, actor=f"device:{device.name}")
     device.last_seen_at = now

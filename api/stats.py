@@ -68,7 +68,7 @@ def compute(session: Session, start: datetime, end: datetime, period: Period = "
         .outerjoin(Road, Road.id == Case.road_id).outerjoin(Merchant, Merchant.id == Case.merchant_id)
         .where(or_(within(Case.created_at), within(Case.confirmed_at), within(Case.rejected_at),
                    within(Case.escalated_at), within(Case.closed_at), within(Case.left_notified_at)))
-        .execution_options(yield_per=5000)).tuples()
+        .execution_options(yield_per=5000))
 
     total = _Acc()
     groups: dict[str, dict[str, _Acc]] = {k: defaultdict(_Acc) for k in ("road", "category", "merchant", "period")}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminUser, ClockDep, SettingsDep
+from api.deps import AdminUser, ClockDep, SessionDep, SettingsDep
 from api.scheduler import run_pass
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -32,6 +32,8 @@ def move_clock(body: ClockMove, clock: ClockDep, settings: SettingsDep, user: Ad
 
 
 @router.post("/scheduler/run", summary="Run one scheduler pass now")
-async def scheduler_run(request: Request, clock: ClockDep, settings: SettingsDep, user: AdminUser) -> dict[str, int]:
+async def scheduler_run(request: Request, clock: ClockDep, settings: SettingsDep, user: AdminUser,
+                        session: SessionDep) -> dict[str, int]:
+    session.commit()  # end this request's transaction first: on SQLite it holds the single write lock
     result = await run_in_threadpool(run_pass, request.app.state.session_factory, settings, clock.now)
     return {"escalated": result.escalated, "expired": result.expired, "sent": result.sent, "purged": result.purged}

@@ -89,20 +89,25 @@ async def post_event(request: Request, device: CurrentDevice, session: SessionDe
         raise HTTPException(415, "send application/json or multipart/form-data")
 
     def run() -> JSONResponse:
-        try:
-            result = ingest(session, settings, clock.now, device, event, files)
-            session.commit()
-        except IngestError as exc:
-            session.rollback()
-            request.app.state.metrics.events.labels(type=str(event.type), outcome="refused").inc()
-            raise HTTPException(exc.status, exc.message) from None
-        except IntegrityError:
-            # A concurrent request stored the same idempotency key first: answer like a repeat.
-            session.rollback()
-            duplicate = find_duplicate(session, event.idempotency_key)
-            if duplicate is None:
-                raise
-            result = duplicate
+        for attempt in range(3):
+            try:
+                result = ingest(session, settings, clock.now, device, event, files)
+                session.commit()
+                break
+            except IngestError as exc:
+                session.rollback()
+                request.app.state.metrics.events.labels(type=str(event.type), outcome="refused").inc()
+                raise HTTPException(exc.status, exc.message) from None
+            except IntegrityError:
+                # A concurrent request stored the same event (or the same episode) first: a repeat answers
+                # like a repeat; another event of that episode simply runs again and finds the episode.
+                session.rollback()
+                duplicate = find_duplicate(session, event.idempotency_key)
+                if duplicate is not None:
+                    result = duplicate
+                    break
+                if attempt == 2:
+                    raise
         outcome = "duplicate" if result.duplicate else "created" if result.created else "attached"
         request.app.state.metrics.events.labels(type=str(event.type), outcome=outcome).inc()
         body = IngestPublic(case_id=result.case_id, state=result.state, created=result.created,
