@@ -1,0 +1,363 @@
+"""Case service: ingest events/s and queue latency with many cases, on PostgreSQL and SQLite.
+
+The service runs for real: ``uvicorn --factory api.main:app_from_env`` in its own process (one worker, the
+scheduler off so that its passes do not mix into the figures), driven over HTTP by httpx.
+
+* Cases are bulk-loaded straight into the service's own tables (``api.db.models``; schema by its Alembic
+  migrations): COPY on PostgreSQL, executemany on SQLite. 1,000,000 (``--quick``: 100,000), spread over a
+  year, in realistic states. The databases are kept between runs (``frontage_bench`` on PostgreSQL,
+  ``var/bench/cases.sqlite``) and only topped up.
+* Ingest: ``POST /api/v1/events`` (JSON, new episodes on the seeded cameras) from 16 concurrent clients;
+  baseline: the same kind of events from one client, one after the other.
+* Queue: ``GET /api/v1/cases`` as the operator console asks it (default page, state / category / camera /
+  road filters, and keyset pagination 10 pages deep), one request at a time: p50 and p99 of the latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.common import ROOT, BenchError, Context, Row, percentile
+
+PG_ADMIN_URL = os.environ.get("FRONTAGE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get("FRONTAGE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/frontage_bench")
+SQLITE_PATH = ROOT / "var" / "bench" / "cases.sqlite"
+N_CAMERAS = 100
+ZONES_PER_CAMERA = 10
+N_ROADS = 20
+CATEGORIES = ["out_of_store_trading", "exposed_garbage", "disorderly_parking", "stacked_materials", "street_vending"]
+# Share of cases per state in a year of operation: most are done with.
+STATES = [("closed", 0.62), ("rejected", 0.14), ("detected", 0.04), ("confirmed", 0.03), ("notified", 0.06),
+          ("merchant_reported_fixed", 0.02), ("escalated", 0.05), ("verified", 0.01), ("recheck", 0.02),
+          ("reopened", 0.01)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- databases -------------------------------------------------------------------------------------------
+def ensure_pg_database() -> str:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'frontage_bench'").fetchone()
+            if not exists:
+                conn.execute("CREATE DATABASE frontage_bench")
+    except Exception as exc:
+        raise BenchError(f"PostgreSQL at 127.0.0.1:5432 unusable: {str(exc).splitlines()[0]}") from None
+    return PG_URL
+
+
+def seed_reference(url: str) -> dict[str, Any]:
+    """Migrate, then cameras/zones/merchants/roads (once), a fresh device and operator; returns ids and keys."""
+    from sqlalchemy import func, select
+
+    from api.db.migrate import upgrade
+    from api.db.models import Camera, Zone
+    from api.db.session import make_engine, make_session_factory, session_scope
+    from api.security import Passwords
+    from api.seed import apply_zones, create_device, create_user
+    from detector.zones.schema import parse_zones
+
+    upgrade(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    now = datetime.now(UTC)
+    codes = [f"bench-cam-{i:03d}" for i in range(N_CAMERAS)]
+    with session_scope(factory) as s:
+        have = s.scalar(select(func.count()).select_from(Camera).where(Camera.code.like("bench-cam-%"))) or 0
+        if have < N_CAMERAS:
+            for i, code in enumerate(codes):
+                zones = []
+                for z in range(ZONES_PER_CAMERA):
+                    x0 = z / ZONES_PER_CAMERA
+                    zones.append({"id": f"z-{z:02d}", "merchant": f"bench-m-{i:03d}-{z:02d}", "kind": "storefront",
+                                  "polygon": [[x0, 0.5], [x0 + 0.09, 0.5], [x0 + 0.09, 0.9], [x0, 0.9]],
+                                  "forbid": CATEGORIES})
+                apply_zones(s, parse_zones({"camera": code, "zones": zones}), now, road=f"Bench Road {i % N_ROADS:02d}")
+        tag = uuid.uuid4().hex[:8]
+        _, key = create_device(s, f"bench-edge-{tag}", codes, now)
+        password = uuid.uuid4().hex
+        create_user(s, Passwords(1, 64), f"bench-op-{tag}", password, "operator", now)
+        rows = s.execute(select(Zone.id, Zone.camera_id, Zone.merchant_id, Camera.road_id, Camera.code, Zone.code)
+                         .join(Camera, Zone.camera_id == Camera.id).where(Camera.code.like("bench-cam-%"))).all()
+    engine.dispose()
+    return {"device_key": key, "username": f"bench-op-{tag}", "password": password,
+            "zones": [tuple(r) for r in rows]}
+
+
+def case_rows(n: int, zones: list[tuple], start_index: int, rng: random.Random) -> list[tuple]:
+    """``n`` cases as tuples in CASE_COLUMNS order, created over the last 365 days."""
+    now = datetime.now(UTC)
+    states, weights = zip(*STATES, strict=True)
+    out = []
+    for i in range(n):
+        zone_id, camera_id, merchant_id, road_id, _, _ = zones[rng.randrange(len(zones))]
+        created = now - timedelta(seconds=rng.uniform(60, 365 * 86400))
+        state = rng.choices(states, weights)[0]
+        level = rng.randint(1, 3) if state == "escalated" else 0
+        seen = created + timedelta(seconds=rng.uniform(30, 7200))
+        due = created + timedelta(hours=2) if state in ("notified", "escalated", "confirmed") else None
+        out.append((1, state, rng.choice(CATEGORIES), camera_id, zone_id, road_id, merchant_id,
+                    round(rng.uniform(0.3, 0.99), 3), level, level, state == "closed" and rng.random() < 0.8,
+                    "frontage-n", "bench", created, seen, created, seen, due))
+        del i
+    return out
+
+
+CASE_COLUMNS = ["version", "state", "category", "camera_id", "zone_id", "road_id", "merchant_id", "confidence",
+                "escalation_level", "max_escalation_level", "self_rectified", "model_name", "model_version",
+                "first_seen_at", "last_seen_at", "created_at", "updated_at", "due_at"]
+
+
+def count_cases(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(text("SELECT count(*) FROM cases")).scalar() or 0)
+    engine.dispose()
+    return n
+
+
+def bulk_load(url: str, target: int, zones: list[tuple], log: Any) -> dict[str, Any]:
+    """Top the cases table up to ``target`` rows; returns what was done and how long it took."""
+    have = count_cases(url)
+    missing = target - have
+    info: dict[str, Any] = {"cases_before": have, "inserted": max(0, missing), "load_s": 0.0}
+    if missing <= 0:
+        return info
+    log(f"cases: bulk-loading {missing:,} cases into {url.split('://')[0]}")
+    rng = random.Random(have)
+    started = time.perf_counter()
+    chunk = 100_000
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn, conn.cursor() as cur:
+            with cur.copy(f"COPY cases ({', '.join(CASE_COLUMNS)}) FROM STDIN") as copy:
+                for start in range(0, missing, chunk):
+                    for row in case_rows(min(chunk, missing - start), zones, have + start, rng):
+                        copy.write_row(row)
+            conn.commit()
+            conn.autocommit = True
+            conn.execute("ANALYZE cases")
+    else:
+        import sqlite3
+
+        db = url.split("sqlite:///", 1)[1]
+        conn = sqlite3.connect(db)
+        marks = ", ".join("?" * len(CASE_COLUMNS))
+        sql = f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES ({marks})"
+
+        def sqlite_row(row: tuple) -> tuple:  # UTCDateTime stores naive UTC on SQLite
+            return tuple(v.replace(tzinfo=None).isoformat(sep=" ") if isinstance(v, datetime) else v for v in row)
+
+        for start in range(0, missing, chunk):
+            conn.executemany(sql, [sqlite_row(r) for r in case_rows(min(chunk, missing - start), zones, have + start, rng)])
+            conn.commit()
+        conn.execute("ANALYZE")
+        conn.commit()
+        conn.close()
+    info["load_s"] = round(time.perf_counter() - started, 1)
+    return info
+
+
+# -- the server ------------------------------------------------------------------------------------------
+class Server:
+    """``uvicorn --factory api.main:app_from_env`` in a child process."""
+
+    def __init__(self, url: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "FRONTAGE_DATABASE_URL": url, "FRONTAGE_SCHEDULER_ENABLED": "false",
+               "FRONTAGE_AUTO_MIGRATE": "false", "FRONTAGE_DB_POOL_SIZE": "10", "PYTHONPATH": str(ROOT)}
+        self.log_path = ROOT / "var" / "bench" / f"uvicorn-{self.port}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        tail = self.log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise BenchError(f"the case service did not start: {tail[0][:200]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log.close()
+
+
+# -- load ------------------------------------------------------------------------------------------------
+def make_events(n: int, zones: list[tuple]) -> list[str]:
+    """JSON bodies of ``n`` violation_started events on random seeded zones (new episodes)."""
+    from detector.categories import Category
+    from detector.events import EventType, ModelInfo, ViolationEvent
+
+    rng = random.Random()
+    model = ModelInfo(name="frontage-n", version="bench")
+    base = datetime.now(UTC)
+    out = []
+    for i in range(n):
+        _, _, _, _, cam, zone = zones[rng.randrange(len(zones))]
+        t = base + timedelta(microseconds=i)
+        ev = ViolationEvent.for_episode(type=EventType.STARTED, seq=0, camera=cam, zone=zone,
+                                        category=Category(rng.choice(CATEGORIES)), started_at=t, observed_at=t,
+                                        confidence=0.8, model=model, frame_size=(1280, 720))
+        out.append(ev.model_dump_json())
+    return out
+
+
+async def post_events(base: str, key: str, bodies: list[str], concurrency: int) -> dict[str, Any]:
+    import httpx
+
+    queue = list(bodies)
+    codes: dict[int, int] = {}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as client:
+        async def worker() -> None:
+            while queue:
+                body = queue.pop()
+                r = await client.post("/api/v1/events", content=body)
+                codes[r.status_code] = codes.get(r.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return {"events": len(bodies), "seconds": wall, "events_per_s": len(bodies) / wall, "status": codes}
+
+
+def queue_requests(zones: list[tuple]) -> list[dict[str, Any]]:
+    """The queries the operator console makes, with realistic filters."""
+    cam = zones[0][4]
+    return [
+        {},
+        {"state": "detected"},
+        {"state": ["detected", "confirmed"], "category": "exposed_garbage"},
+        {"camera": cam},
+        {"road": "Bench Road 03", "state": "notified"},
+        {"state": "escalated", "sort": "-updated_at"},
+        {"overdue": "true"},
+    ]
+
+
+def measure_queue(base: str, token: str, zones: list[tuple], n: int) -> dict[str, Any]:
+    import httpx
+
+    latencies: dict[str, list[float]] = {}
+    errors = 0
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        variants = queue_requests(zones)
+        for params in variants:  # warm-up: plans, caches, pool
+            client.get("/api/v1/cases", params=params)
+        i = 0
+        while sum(len(v) for v in latencies.values()) < n:
+            params = variants[i % len(variants)]
+            i += 1
+            name = "&".join(f"{k}={v}" for k, v in params.items()) or "default"
+            t = time.perf_counter()
+            r = client.get("/api/v1/cases", params=params)
+            latencies.setdefault(name, []).append(time.perf_counter() - t)
+            errors += r.status_code != 200
+            if i % len(variants) == 0:  # keyset pagination: 10 pages deep
+                page = client.get("/api/v1/cases", params={"limit": 50}).json()
+                cursor = page.get("next_cursor")
+                for _ in range(10):
+                    if not cursor:
+                        break
+                    t = time.perf_counter()
+                    r = client.get("/api/v1/cases", params={"limit": 50, "cursor": cursor})
+                    latencies.setdefault("keyset page 2-11", []).append(time.perf_counter() - t)
+                    errors += r.status_code != 200
+                    cursor = r.json().get("next_cursor") if r.status_code == 200 else None
+    every = [x for v in latencies.values() for x in v]
+    return {"requests": len(every), "errors": errors, "p50_ms": percentile(every, 50) * 1000,
+            "p99_ms": percentile(every, 99) * 1000, "max_ms": max(every) * 1000,
+            "per_query_p50_ms": {k: round(percentile(v, 50) * 1000, 1) for k, v in latencies.items()},
+            "per_query_p99_ms": {k: round(percentile(v, 99) * 1000, 1) for k, v in latencies.items()}}
+
+
+def bench_database(kind: str, url: str, n_cases: int, ctx: Context) -> dict[str, Any]:
+    import httpx
+
+    ctx.log(f"cases: {kind}: seeding")
+    ref = seed_reference(url)
+    load = bulk_load(url, n_cases, ref["zones"], ctx.log)
+    server = Server(url)
+    try:
+        server.wait_ready()
+        r = httpx.post(f"{server.base}/api/v1/auth/login", json={"username": ref["username"], "password": ref["password"]})
+        if r.status_code != 200:
+            raise BenchError(f"cannot sign in to the case service: {r.status_code} {r.text[:100]}")
+        token = r.json()["access_token"]
+        n_q = 150 if ctx.quick else 600
+        ctx.log(f"cases: {kind}: queue latency ({n_q} requests)")
+        queue = measure_queue(server.base, token, ref["zones"], n_q)
+        n_seq, n_conc = (60, 300) if ctx.quick else (200, 2000)
+        ctx.log(f"cases: {kind}: ingest, 1 client ({n_seq} events)")
+        seq = asyncio.run(post_events(server.base, ref["device_key"], make_events(n_seq, ref["zones"]), 1))
+        ctx.log(f"cases: {kind}: ingest, 16 clients ({n_conc} events)")
+        conc = asyncio.run(post_events(server.base, ref["device_key"], make_events(n_conc, ref["zones"]), 16))
+    finally:
+        server.stop()
+    return {"cases": count_cases(url), "load": load, "queue": queue, "ingest_1": seq, "ingest_16": conc}
+
+
+def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
+    n_cases = 100_000 if ctx.quick else 1_000_000
+    details: dict[str, Any] = {"target_cases": n_cases}
+    rows: list[Row] = []
+    databases: list[tuple[str, str]] = []
+    try:
+        databases.append(("postgresql", ensure_pg_database()))
+    except BenchError as exc:
+        details["postgresql_error"] = str(exc)
+        ctx.log(f"cases: {exc}")
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    databases.append(("sqlite", f"sqlite:///{SQLITE_PATH}"))
+    for kind, url in databases:
+        d = details[kind] = bench_database(kind, url, n_cases, ctx)
+        size = f"{d['cases']:,} cases"
+        pg = kind == "postgresql"
+        rows.append(Row(what=f"ingest events/s, {kind}, {size}", project=d["ingest_16"]["events_per_s"],
+                        baseline=d["ingest_1"]["events_per_s"], unit="events/s",
+                        project_label="16 concurrent clients", baseline_label="1 client",
+                        target=">= 500/s" if pg else "", met=d["ingest_16"]["events_per_s"] >= 500 if pg else None,
+                        note=f"HTTP status {d['ingest_16']['status']}"))
+        rows.append(Row(what=f"queue GET /api/v1/cases p99, {kind}, {size}", project=d["queue"]["p99_ms"],
+                        baseline=None, unit="ms", higher_is_better=False,
+                        project_label=f"p50 {d['queue']['p50_ms']:.0f} ms, {d['queue']['requests']} requests",
+                        target="< 100 ms" if pg else "", met=d["queue"]["p99_ms"] < 100 if pg else None,
+                        note="filters + keyset pages"))
+    return rows, details
