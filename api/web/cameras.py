@@ -60,10 +60,10 @@ def _image_size(page: Page, row: Evidence | None) -> tuple[int, int]:
 @router.get("/cameras", include_in_schema=False)
 def cameras(page: StaffPage, db: DbDep) -> Response:
     rows = list(db.scalars(select(Camera).order_by(Camera.code)).unique())
-    zone_counts = dict(db.execute(select(Zone.camera_id, func.count()).group_by(Zone.camera_id)).tuples().all())
+    zone_counts = dict(db.execute(select(Zone.camera_id, func.count()).group_by(Zone.camera_id)).all())
     open_counts = dict(db.execute(select(Case.camera_id, func.count())
                                   .where(Case.state.in_([s.value for s in OPEN_STATES]))
-                                  .group_by(Case.camera_id)).tuples().all())
+                                  .group_by(Case.camera_id)).all())
     return page.render("cameras.html", active="cameras", cameras=rows, zone_counts=zone_counts,
                        open_counts=open_counts)
 

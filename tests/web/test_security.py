@@ -1,0 +1,127 @@
+"""The pages' security over plain HTTP (no browser needed): login required, CSRF, merchant isolation,
+headers, login lockout; and the message catalogs."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from api.i18n.catalog import MESSAGES
+from tests.web.conftest import PASSWORD, WebServer, form_client
+
+STAFF_PAGES = ["/queue", "/queue/rows", "/dashboard", "/cameras", "/cameras/1/zones", "/cameras/1/zones.yaml",
+               "/cameras/1/snapshot", "/cases/1", "/cases/1/next", "/evidence/1"]
+
+
+def test_catalogs_have_the_same_keys() -> None:
+    zh, en = MESSAGES["zh-CN"], MESSAGES["en"]
+    assert set(zh) == set(en), set(zh) ^ set(en)
+    # The placeholders match too, or a translation would crash at render time.
+    for key in zh:
+        assert set(re.findall(r"{(\w+)}", zh[key])) == set(re.findall(r"{(\w+)}", en[key])), key
+
+
+@pytest.mark.parametrize("path", STAFF_PAGES)
+def test_staff_pages_need_login(web_server: WebServer, path: str) -> None:
+    r = httpx.get(web_server.base_url + path, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/login?next=")
+
+
+def test_forms_need_login_and_change_nothing(web_server: WebServer) -> None:
+    client, csrf = form_client(web_server, None)
+    case_id = web_server.cases["bystander"]
+    before = web_server.case_state("bystander")
+    for path, data in [(f"/cases/{case_id}/action", {"action": "reject"}),
+                       ("/cameras/1/zones", {"zones_json": "[]"})]:
+        r = client.post(path, data={**data, "csrf_token": csrf})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), (path, r.status_code)
+    assert web_server.case_state("bystander") == before
+    r = client.post("/logout", data={"csrf_token": csrf})
+    assert r.status_code == 303
+
+
+def test_post_without_csrf_is_refused(web_server: WebServer) -> None:
+    client, csrf = form_client(web_server, "op")
+    case_id = web_server.cases["bystander"]
+    r = client.post(f"/cases/{case_id}/action", data={"action": "reject"})
+    assert r.status_code == 403
+    r = client.post(f"/cases/{case_id}/action", data={"action": "reject", "csrf_token": csrf + "x"})
+    assert r.status_code == 403
+    assert web_server.case_state("bystander") == "detected"
+    # The login form itself is CSRF-bound as well (no login CSRF).
+    fresh = httpx.Client(base_url=web_server.base_url)
+    r = fresh.post("/login", data={"username": "op", "password": PASSWORD})
+    assert r.status_code == 403
+
+
+def test_security_headers_on_pages(web_server: WebServer) -> None:
+    client, _ = form_client(web_server, "op")
+    for path in ("/login", "/queue", f"/cases/{web_server.cases['bystander']}", "/dashboard", "/cameras",
+                 f"/m/{web_server.merchant_tokens['m-004']}"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert "<script>" not in r.text  # no inline script anywhere
+    cookie = client.cookies.jar
+    session_cookie = next(c for c in cookie if c.name == "frontage_session")
+    assert session_cookie.has_nonstandard_attr("HttpOnly")
+
+
+def test_merchant_token_cannot_open_staff_pages(web_server: WebServer) -> None:
+    token = web_server.merchant_tokens["m-002"]
+    for path in ("/queue", f"/cases/{web_server.cases['merchant_other']}", "/dashboard", "/cameras"):
+        for r in (httpx.get(web_server.base_url + path, headers={"Authorization": f"Bearer {token}"}),
+                  httpx.get(web_server.base_url + path, params={"token": token})):
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
+
+
+def test_merchant_cannot_reach_another_merchants_case(web_server: WebServer) -> None:
+    token = web_server.merchant_tokens["m-002"]  # 美佳超市
+    client = httpx.Client(base_url=web_server.base_url)
+    page = client.get(f"/m/{token}")
+    assert page.status_code == 200
+    assert "美佳超市" in page.text and "同心五金" not in page.text  # m-004 is someone else
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    other_case = web_server.cases["merchant_fix"]  # belongs to m-004
+    r = client.post(f"/m/{token}/cases/{other_case}/fixed", data={"csrf_token": csrf},
+                    files={"photo": ("p.jpg", b"\xff\xd8\xff\xe0junk", "image/jpeg")})
+    assert r.status_code == 404
+    assert web_server.case_state("merchant_fix") == "notified"
+    for eid in web_server.evidence_ids["merchant_fix"]:
+        assert client.get(f"/m/{token}/evidence/{eid}").status_code == 404
+    own = web_server.evidence_ids["merchant_other"][0]
+    assert client.get(f"/m/{token}/evidence/{own}").status_code == 200
+    # An unknown token shows a friendly page, not a traceback, and no staff navigation.
+    r = client.get("/m/fm_not-a-real-token")
+    assert r.status_code == 404 and "/queue" not in r.text
+
+
+def test_login_lockout_after_repeated_failures(web_server: WebServer) -> None:
+    client, csrf = form_client(web_server, None)
+    statuses = []
+    for _ in range(6):
+        r = client.post("/login", data={"username": "sup", "password": "wrong", "csrf_token": csrf,
+                                        "next": "/queue"})
+        statuses.append(r.status_code)
+    assert statuses[:4] == [401] * 4 and statuses[4:] == [429, 429]
+    # Locked even with the right password now, and the page says so in one line.
+    r = client.post("/login", data={"username": "sup", "password": PASSWORD, "csrf_token": csrf, "next": "/queue"})
+    assert r.status_code == 429 and "分钟后再试" in r.text
+    # Other users (same address) are not locked out.
+    r = client.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": csrf, "next": "/queue"})
+    assert r.status_code == 303
+    web_server.app.state.web.limiter.succeeded("sup", "127.0.0.1")  # the browser tests sign in as sup
+
+
+def test_open_redirect_is_not_followed(web_server: WebServer) -> None:
+    client, csrf = form_client(web_server, None)
+    r = client.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": csrf,
+                                    "next": "//evil.example/x"})
+    assert r.status_code == 303 and r.headers["location"] == "/queue"
