@@ -1,0 +1,207 @@
+"""Inference backends on the real COCO model (../shared): onnxruntime and ultralytics agree, batches of mixed
+sizes come back in original pixels, per-class thresholds, no torch in the onnxruntime path; plus a tiny
+generated end-to-end (YOLO26-style [B, 300, 6]) model for that decoder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detector.detections import Detections
+from detector.inference import InferenceError, ModelConfig, load_backend
+from detector.inference.onnx import OnnxRuntimeBackend
+from detector.sources import open_source
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP_FRAMES = {"pets2009_campus_480x360.avi": 2, "overhead_plaza_720p.avi": 2, "intel_parking_lot_768x432.mp4": 1,
+               "intel_person_bicycle_car_480x270.gif": 1}
+
+
+@pytest.fixture(scope="module")
+def coco_model(shared_dir: Path) -> Path:
+    return shared_dir / "models" / "yolov8n-coco-int8.onnx"
+
+
+@pytest.fixture(scope="module")
+def frames(shared_dir: Path) -> list[np.ndarray]:
+    """Six frames of four real clips (four sizes, one grey clip); kept few: the CPU is shared."""
+    out = []
+    for name, count in CLIP_FRAMES.items():
+        src = open_source(str(shared_dir / "videos" / name), "cam", analysis_fps=0.2)
+        out += [f.image for f in list(src.frames())[:count]]
+        src.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def ort_backend(coco_model: Path) -> OnnxRuntimeBackend:
+    backend = load_backend(ModelConfig(path=str(coco_model)))
+    assert isinstance(backend, OnnxRuntimeBackend)
+    return backend
+
+
+@pytest.fixture(scope="module")
+def ort_results(ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray]) -> list[Detections]:
+    return ort_backend.infer(frames)  # one call for all six frames of four sizes
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod((br - tl).clip(0), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+
+
+def _matches(a: Detections, b: Detections, score_tol: float = 0.02) -> int:
+    """Detections of `a` with a same-class box in `b` at IoU >= 0.9 and a score within `score_tol`."""
+    if not len(a) or not len(b):
+        return 0
+    iou = _iou(a.xyxy, b.xyxy)
+    same = (a.class_id[:, None] == b.class_id[None, :]) & (iou >= 0.9)
+    close = np.abs(a.confidence[:, None] - b.confidence[None, :]) <= score_tol
+    return int(np.count_nonzero((same & close).any(axis=1)))
+
+
+@pytest.mark.shared
+def test_metadata_and_sha(ort_backend: OnnxRuntimeBackend) -> None:
+    assert len(ort_backend.class_names) == 80 and ort_backend.class_names[:2] == ("person", "bicycle")
+    assert ort_backend.sha256 and ort_backend.sha256.startswith("83de8f0d2cd5") and ort_backend.sha256.endswith("7312")
+    assert ort_backend.fixed_batch == 1 and (ort_backend.in_h, ort_backend.in_w) == (640, 640)
+    assert ort_backend.name == "yolov8n-coco-int8" and ort_backend.version == "8.4.115"
+
+
+@pytest.mark.shared
+def test_onnxruntime_and_ultralytics_agree(coco_model: Path, ort_backend: OnnxRuntimeBackend,
+                                           frames: list[np.ndarray], ort_results: list[Detections]) -> None:
+    pytest.importorskip("ultralytics", reason="the ultralytics backend needs the train extra")
+    ul = load_backend(ModelConfig(path=str(coco_model), backend="ultralytics"))
+    assert ul.backend == "ultralytics" and ul.class_names == ort_backend.class_names
+    assert ul.sha256 == ort_backend.sha256
+    ours, theirs = ort_results, ul.infer(frames)
+    total = sum(len(d) for d in theirs)
+    assert total >= 20, "too few detections to compare"
+    matched_ours = sum(_matches(a, b) for a, b in zip(ours, theirs, strict=True))
+    matched_theirs = sum(_matches(b, a) for a, b in zip(ours, theirs, strict=True))
+    assert matched_theirs >= 0.95 * total
+    assert matched_ours >= 0.95 * sum(len(d) for d in ours)
+
+
+@pytest.mark.shared
+def test_mixed_sizes_come_back_in_original_pixels(ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray],
+                                                   ort_results: list[Detections]) -> None:
+    for i in (0, 2, 5):  # three sizes, one at a time: the same as inside the mixed batch
+        alone = ort_backend.infer([frames[i]])[0]
+        assert np.array_equal(alone.xyxy, ort_results[i].xyxy)
+        assert np.array_equal(alone.class_id, ort_results[i].class_id)
+    for image, det in zip(frames, ort_results, strict=True):
+        h, w = image.shape[:2]
+        assert (det.xyxy[:, [0, 2]] <= w).all() and (det.xyxy[:, [1, 3]] <= h).all() and (det.xyxy >= 0).all()
+    # The same picture at twice the size: the same objects at twice the coordinates.
+    small = frames[0]
+    big = cv2.resize(small, (small.shape[1] * 2, small.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
+    d_small, d_big = ort_results[0], ort_backend.infer([big])[0]
+    assert len(d_small) >= 3
+    scaled = Detections(xyxy=d_small.xyxy * 2, confidence=d_small.confidence, class_id=d_small.class_id)
+    assert _matches(scaled, Detections(xyxy=d_big.xyxy, confidence=d_big.confidence, class_id=d_big.class_id),
+                    score_tol=0.15) >= 0.8 * len(d_small)
+    assert ort_backend.infer([]) == []
+
+
+@pytest.mark.shared
+def test_per_class_thresholds(coco_model: Path, ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray],
+                              ort_results: list[Detections]) -> None:
+    base = ort_results
+    strict = load_backend(ModelConfig(path=str(coco_model), class_conf={"person": 0.7, "car": 0.99}))
+    result = strict.infer(frames)
+    names = ort_backend.class_names
+    person, car = names.index("person"), names.index("car")
+    for b, r in zip(base, result, strict=True):
+        assert not (r.class_id == car).any()
+        assert (r.confidence[r.class_id == person] > 0.7).all()
+        others = ~np.isin(b.class_id, [person, car])
+        assert np.count_nonzero(~np.isin(r.class_id, [person, car])) == np.count_nonzero(others)
+        assert np.count_nonzero(r.class_id == person) == np.count_nonzero((b.class_id == person) & (b.confidence > 0.7))
+    assert sum(np.count_nonzero(b.class_id == person) for b in base) > sum(
+        np.count_nonzero(r.class_id == person) for r in result
+    )
+
+
+def test_onnxruntime_backend_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "import detector.inference.onnx, detector.inference, detector.batching, detector.sources.live, "
+        "detector.tracking, detector.gating, detector.metrics\n"
+        "bad = sorted(m for m in ('torch', 'ultralytics', 'torchvision') if m in sys.modules)\n"
+        "print(','.join(bad) or 'clean')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "clean"
+
+
+def test_bad_model_files(tmp_path: Path) -> None:
+    with pytest.raises(InferenceError, match="no such file"):
+        load_backend(ModelConfig(path=str(tmp_path / "missing.onnx")))
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"definitely not protobuf")
+    with pytest.raises(InferenceError) as info:
+        load_backend(ModelConfig(path=str(broken)))
+    assert str(info.value).startswith(f"cannot load model {broken}") and "\n" not in str(info.value)
+
+
+# -- end-to-end output ([B, 300, 6]) on a tiny generated model ----------------------------------------
+@pytest.fixture(scope="module")
+def e2e_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    onnx = pytest.importorskip("onnx", reason="building the test model needs the onnx package (train extra)")
+    from onnx import TensorProto, helper
+
+    rows = np.zeros((1, 300, 6), np.float32)
+    rows[0, 0] = [100, 200, 300, 400, 0.9, 1]  # letterboxed pixels of a 640x640 input
+    rows[0, 1] = [10, 150, 50, 200, 0.5, 0]
+    rows[0, 2] = [0, 0, 5, 5, 0.1, 0]  # below threshold
+    # output = constant + 0 * mean(images): the graph uses its input, like a real model, and has a dynamic batch
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Reshape", ["z", "shape"], ["z3"]),
+        helper.make_node("Add", ["rows", "z3"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "e2e",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 640, 640])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 300, 6])],
+        initializer=[
+            helper.make_tensor("rows", TensorProto.FLOAT, rows.shape, rows.ravel()),
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("shape", TensorProto.INT64, [3], [-1, 1, 1]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in {"names": "{0: 'trash_bag', 1: 'chair'}", "end2end": "True", "version": "t1"}.items():
+        model.metadata_props.add(key=key, value=value)
+    path = tmp_path_factory.mktemp("e2e") / "e2e.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_end_to_end_output_decoding(e2e_model: Path) -> None:
+    backend = load_backend(ModelConfig(path=str(e2e_model), conf=0.25))
+    assert backend.class_names == ("trash_bag", "chair") and backend.version == "t1"
+    assert isinstance(backend, OnnxRuntimeBackend) and backend.fixed_batch is None
+    wide = np.zeros((720, 1280, 3), np.uint8)  # gain 0.5, 140 px bars top and bottom
+    square = np.zeros((320, 320, 3), np.uint8)  # gain 2
+    d_wide, d_square = backend.infer([wide, square])
+    assert d_wide.names.tolist() == ["chair", "trash_bag"]
+    np.testing.assert_allclose(d_wide.xyxy[0], [200, 120, 600, 520])
+    np.testing.assert_allclose(d_square.xyxy[0], [50, 100, 150, 200])
+    assert d_wide.confidence.tolist() == pytest.approx([0.9, 0.5])
+    strict = load_backend(ModelConfig(path=str(e2e_model), class_conf={"trash_bag": 0.6}))
+    assert strict.infer([square])[0].names.tolist() == ["chair"]
