@@ -104,7 +104,8 @@ def as_frames(images: list[np.ndarray]) -> list[Any]:
 
 
 def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = BATCH_SIZES,
-        half: bool = False) -> tuple[list[Row], dict[str, Any]]:
+        half: bool = False, extra: dict[str, Path] | None = None) -> tuple[list[Row], dict[str, Any]]:
+    """``extra``: more models for the ultralytics backend (e.g. a TensorRT engine), by row name."""
     device = device or "cpu"
     pt, onnx_path, shipped = model_files()
     imgsz = model_imgsz(onnx_path)
@@ -115,15 +116,22 @@ def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = 
         raise BenchError(f"the benchmark clip gave {len(images)} frames, {n_frames} needed")
     frames = as_frames(images)
     backends: dict[str, Path] = {"onnxruntime": onnx_path, "ultralytics": pt}
-    ov = openvino_model(pt, imgsz, ctx.log)
-    if ov is not None:
-        backends["openvino"] = ov
+    if device == "cpu":
+        ov = openvino_model(pt, imgsz, ctx.log)
+        if ov is not None:
+            backends["openvino"] = ov
+    else:
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():  # would silently run on the CPU
+            backends.pop("onnxruntime")
+    backends.update(extra or {})
     if ctx.quick:
         batch_sizes = tuple(b for b in batch_sizes if b in (1, 8)) or batch_sizes[:1]
     engines: dict[tuple[str, int], Any] = {}
     for name, path in backends.items():
         for b in batch_sizes:
-            kind = "ultralytics" if name == "openvino" else name
+            kind = "onnxruntime" if name == "onnxruntime" else "ultralytics"
             engines[(name, b)] = engine(path, kind, b, imgsz, device, half)
             engine_pass(engines[(name, b)], frames[:b])  # warm-up: allocations, lazy init
     base_times: list[float] = []

@@ -31,6 +31,49 @@ def street_clip(gop_s: float, duration_s: float = 20.0, fps: float = 25.0, size:
     return path
 
 
+def repeated_clip(path: Path, repeats: int) -> Path:
+    """The clip played ``repeats`` times in one file (packets copied, timestamps shifted: no re-encode).
+    RTSP serves a file once per client, so a benchmark longer than the clip needs a longer file."""
+    import av
+
+    out_path = path.with_name(f"{path.stem}_x{repeats}.mp4")
+    if out_path.exists():
+        return out_path
+    tmp = out_path.with_suffix(".partial.mp4")
+    with av.open(str(path)) as probe:
+        stream = probe.streams.video[0]
+        span = int(stream.duration or 0) or int(float(probe.duration) / 1e6 / float(stream.time_base))
+    with av.open(str(tmp), "w") as out:
+        with av.open(str(path)) as src:
+            ostream = out.add_stream_from_template(src.streams.video[0])
+        for k in range(repeats):
+            with av.open(str(path)) as src:
+                for packet in src.demux(video=0):
+                    if packet.dts is None:
+                        continue
+                    packet.pts = None if packet.pts is None else packet.pts + k * span
+                    packet.dts += k * span
+                    packet.stream = ostream
+                    out.mux(packet)
+    tmp.replace(out_path)
+    return out_path
+
+
+def zones_file(path: Path, camera_id: str, duration_s: float = 20.0, fps: float = 25.0) -> Path:
+    """The zones file of the generated street for one camera id (the scene's shop fronts and pavement)."""
+    import yaml
+
+    from detector.synth.clip import build_plan
+    from detector.synth.scenarios import SCENARIOS
+
+    out = path.parent / "zones" / f"{camera_id}.yaml"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        plan = build_plan(SCENARIOS[SCENARIO], seed=7, duration_s=duration_s, fps=fps, size=(1280, 720), name=camera_id)
+        out.write_text(yaml.safe_dump(plan.zones_document(), sort_keys=False), encoding="utf-8")
+    return out
+
+
 def frames_from(path: Path, count: int) -> list:
     """The first ``count`` decoded frames of a clip as BGR arrays (inference benchmarks feed these)."""
     import av

@@ -1,0 +1,239 @@
+"""Streams per box: how many 1280x720 H.264 cameras (25 fps) one box analyses at 1 frame/s each, on time.
+
+The real edge loop runs: ``detector.pipeline.live.EdgeRuntime`` with an edge.yaml of N cameras (``LiveCamera``
+threads, keyframe-only decode chosen automatically, motion gate, Batcher, ONNX Runtime, tracker, rules,
+outbox). The cameras are the generated street clip played in real time and looped (``realtime: true,
+loop: true``), or the same clip served by the GStreamer RTSP server (``tests/helpers/rtsp_server.py``).
+
+"On time", per camera, over the measured window (after a warm-up): it got at least 90% of its analysis
+frames (nothing starved) and no analysed frame was more than 2 s late. Lateness of a frame = when its
+result reached the rules minus when the camera played it (file cameras: the camera's start + media time;
+the camera's smallest lateness, the time it took to open, is taken off).
+
+The edge loop is measured as is; the only hook is a subclass that records when each result reaches the rules
+(``_handle``), and, for the "keyframe-only decode off" variant, ``LiveCamera`` with ``keyframes_only=False``
+(edge.yaml has no switch for it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import ROOT, BenchError, Context, Row, cpu_seconds, percentile
+from bench.inference import model_files, model_imgsz
+from bench.videos import repeated_clip, street_clip, zones_file
+
+WORK = ROOT / "var" / "bench" / "streams"
+LATE_S = 2.0
+MIN_SHARE = 0.9
+
+
+def write_config(n: int, urls: list[str], onnx_path: Path, imgsz: int, gating: bool, tag: str) -> Path:
+    WORK.mkdir(parents=True, exist_ok=True)
+    cameras = []
+    for i in range(n):
+        cam_id = f"cam-{i:03d}"
+        entry: dict[str, Any] = {"id": cam_id, "url": urls[i % len(urls)], "analysis_fps": 1.0,
+                                 "zones": str(zones_file(WORK / "x", cam_id))}
+        if "://" not in entry["url"]:
+            entry.update(realtime=True, loop=True)
+        cameras.append(entry)
+    outbox = WORK / f"outbox-{tag}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{outbox}{suffix}").unlink(missing_ok=True)
+    cfg = {
+        "service_url": "http://127.0.0.1:9",  # nothing listens: events (if any) wait in the outbox
+        "device_id": "bench-edge", "device_key": "fe_bench",
+        "model": {"path": str(onnx_path), "imgsz": imgsz, "max_batch": 8},
+        "classes": str(ROOT / "models" / "frontage-n.classes.yaml"),
+        "batch": {"max_batch": 8, "max_wait_ms": 50},
+        "gating": {"enabled": gating},
+        "cameras": cameras, "outbox": str(outbox), "evidence_dir": str(WORK / "evidence"),
+        "clip_s": 0,  # no evidence clip ring: it only holds memory (8 frames per camera)
+        "model_check_s": 3600,
+    }
+    path = WORK / f"edge-{tag}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = True, warmup_s: float = 8.0,
+          window_s: float = 20.0, log: Any = print) -> dict[str, Any]:
+    """Run the edge with ``n`` cameras for ``warmup_s + window_s``; per-camera timeliness and CPU."""
+    import detector.sources.live as live_module
+    from detector.config import load_edge_config
+    from detector.pipeline.live import EdgeRuntime
+
+    pt, onnx_path, shipped = model_files()
+    del pt
+    imgsz = model_imgsz(onnx_path)
+    cfg = load_edge_config(write_config(n, urls, onnx_path, imgsz, gating, f"{n}"))
+    records: list[tuple[str, float, float]] = []  # (camera, pts_s, monotonic when the rules got it)
+
+    class TimedRuntime(EdgeRuntime):
+        def _handle(self, feed, frame, detections):  # type: ignore[no-untyped-def]
+            records.append((feed.id, frame.pts_s, time.monotonic()))
+            super()._handle(feed, frame, detections)
+
+    original = live_module.LiveCamera
+    if not keyframes:
+        class FullDecodeCamera(original):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs["keyframes_only"] = False
+                super().__init__(*args, **kwargs)
+
+        live_module.LiveCamera = FullDecodeCamera  # type: ignore[misc]
+    runtime = TimedRuntime(cfg, drain_timeout_s=0.5)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            runtime.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="edge-runtime", daemon=True)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not runtime.feeds or len(runtime.feeds) < n:  # model load + camera opens
+            if errors or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if errors:
+            raise BenchError(f"the edge runtime failed: {errors[0]}")
+        starts = {f.id: f.live._t0 for f in runtime.feeds if f.live is not None}  # type: ignore[attr-defined]
+        time.sleep(warmup_s)
+        cpu0, t0 = cpu_seconds(), time.monotonic()
+        batches0, inferred0, skipped0 = runtime.batcher.batches, runtime.batcher.frames_inferred, runtime.batcher.frames_skipped
+        time.sleep(window_s)
+        cpu1, t1 = cpu_seconds(), time.monotonic()
+        batcher = runtime.batcher
+        counters = (batcher.batches - batches0, batcher.frames_inferred - inferred0, batcher.frames_skipped - skipped0)
+        dropped = sum(f.live.stats.frames_dropped for f in runtime.feeds if f.live is not None)  # type: ignore[attr-defined]
+        keyframes_only = sum(bool(f.live.stats.keyframes_only) for f in runtime.feeds if f.live is not None)  # type: ignore[attr-defined]
+        unhealthy = [f.id for f in runtime.feeds if f.live is not None and not f.live.stats.healthy]  # type: ignore[attr-defined]
+    finally:
+        runtime.stop()
+        thread.join(30)
+        live_module.LiveCamera = original
+    if errors:
+        raise BenchError(f"the edge runtime failed: {errors[0]}")
+    lateness: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    for cam, pts, at in records:
+        late = at - (starts.get(cam, t0) + pts)
+        lateness.setdefault(cam, []).append(late)
+        if t0 <= at < t1:
+            counts[cam] = counts.get(cam, 0) + 1
+    late_in_window: list[float] = []
+    worst: dict[str, float] = {}
+    for cam, values in lateness.items():
+        offset = min(values)  # time to open the camera
+        window = [v - offset for (c, _, at), v in zip([r for r in records if r[0] == cam], values, strict=True)
+                  if t0 <= at < t1]
+        late_in_window += window
+        worst[cam] = max(window) if window else float("inf")
+    expected = window_s * 1.0
+    cams = [f"cam-{i:03d}" for i in range(n)]
+    starved = [c for c in cams if counts.get(c, 0) < MIN_SHARE * expected]
+    too_late = [c for c in cams if worst.get(c, float("inf")) > LATE_S]
+    result = {
+        "n": n, "gating": gating, "keyframes_only_requested": keyframes, "window_s": round(t1 - t0, 1),
+        "cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 3), "cpu_per_stream": round((cpu1 - cpu0) / (t1 - t0) / n, 4),
+        "analysed_per_cam_min": min(counts.get(c, 0) for c in cams), "expected_per_cam": expected,
+        "lateness_p50_s": round(percentile(late_in_window, 50), 3) if late_in_window else None,
+        "lateness_p99_s": round(percentile(late_in_window, 99), 3) if late_in_window else None,
+        "lateness_max_s": round(max(late_in_window), 3) if late_in_window else None,
+        "batches": counters[0], "frames_inferred": counters[1], "frames_skipped_by_gate": counters[2],
+        "slot_drops": dropped, "cameras_keyframes_only": keyframes_only, "unhealthy": unhealthy[:5],
+        "starved": len(starved), "late": len(too_late), "shipped_model": shipped,
+    }
+    result["on_time"] = not starved and not too_late and not unhealthy
+    log(f"streams: N={n} gating={gating} keyframes={keyframes}: on_time={result['on_time']} "
+        f"cpu/stream={result['cpu_per_stream']:.3f} lateness p99={result['lateness_p99_s']} s "
+        f"min analysed {result['analysed_per_cam_min']}/{expected:.0f} inferred={counters[1]} skipped={counters[2]}")
+    return result
+
+
+def find_capacity(urls: list[str], candidates: list[int], ctx: Context, **kw: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Largest N in ``candidates`` (ascending) that is on time: doubling, then bisection between the last two."""
+    probes: list[dict[str, Any]] = []
+    good = 0
+    bad: int | None = None
+    for n in candidates:
+        r = probe(n, urls, log=ctx.log, **kw)
+        probes.append(r)
+        if r["on_time"]:
+            good = n
+        else:
+            bad = n
+            break
+    while bad is not None and bad - good > max(2, good // 8) and not ctx.quick:
+        mid = (good + bad) // 2
+        r = probe(mid, urls, log=ctx.log, **kw)
+        probes.append(r)
+        if r["on_time"]:
+            good = mid
+        else:
+            bad = mid
+    return good, probes
+
+
+def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
+    logging.getLogger("frontage").setLevel(logging.WARNING)
+    clip_1s = str(street_clip(1.0))
+    clip_4s = str(street_clip(4.0))
+    details: dict[str, Any] = {"late_s": LATE_S, "min_share": MIN_SHARE}
+    rows: list[Row] = []
+    if ctx.quick:
+        kw = {"warmup_s": 4.0, "window_s": 10.0}
+        ladder = [4]
+    else:
+        kw = {"warmup_s": 8.0, "window_s": 25.0}
+        ladder = [8, 16, 32, 48, 64, 96]
+    cap, probes = find_capacity([clip_1s], ladder, ctx, **kw)
+    details["files_gop1"] = {"capacity": cap, "probes": probes}
+    at = max(cap, ladder[0])
+    base = next(p for p in probes if p["n"] == at)
+    variants = {"keyframe-only decode off": {"keyframes": False}, "motion gating off": {"gating": False},
+                "both off": {"keyframes": False, "gating": False}}
+    if ctx.quick:  # a minute: only the two single switches
+        variants.pop("both off")
+    for name, opts in variants.items():
+        details[f"files_gop1_{name}"] = v = probe(at, [clip_1s], log=ctx.log, **opts, **kw)
+        rows.append(Row(what=f"CPU per stream at N={at} (1 s GOP): {name}", project=base["cpu_per_stream"],
+                        baseline=v["cpu_per_stream"], unit="cores", higher_is_better=False,
+                        project_label="as shipped", baseline_label=f"{name}, on time: {v['on_time']}",
+                        note=f"lateness p99 {v['lateness_p99_s']} s"))
+    if not ctx.quick:
+        details["files_gop4"] = g4 = probe(at, [clip_4s], log=ctx.log, **kw)
+        rows.append(Row(what=f"CPU per stream at N={at}, 4 s GOP (decode-and-drop, auto)", project=g4["cpu_per_stream"],
+                        baseline=base["cpu_per_stream"], unit="cores", higher_is_better=False,
+                        project_label=f"4 s GOP, on time: {g4['on_time']}", baseline_label="1 s GOP"))
+        try:
+            from tests.helpers.rtsp_server import RtspServer, rtsp_server_available
+
+            ok, why = rtsp_server_available()
+            if not ok:
+                raise BenchError(why)
+            long_clip = repeated_clip(Path(clip_1s), 6)  # 2 min: one RTSP session per camera, never ending
+            with RtspServer(long_clip) as server:
+                details["rtsp_gop1"] = r = probe(at, [server.url], log=ctx.log, **kw)
+            rows.append(Row(what=f"RTSP cameras at N={at} (GStreamer server, 1 s GOP)", project=r["cpu_per_stream"],
+                            baseline=base["cpu_per_stream"], unit="cores", higher_is_better=False,
+                            project_label=f"RTSP, on time: {r['on_time']}", baseline_label="looped files"))
+        except (BenchError, RuntimeError, ImportError) as exc:
+            details["rtsp_error"] = str(exc).splitlines()[0]
+    rows.insert(0, Row(
+        what="streams per box on time (1 frame/s each, lag < 2 s, none starved), 1 s GOP, looped files",
+        project=float(cap), baseline=None, unit="streams", target=">= 40", met=cap >= 40,
+        project_label=f"{base['cpu_per_stream']:.3f} cores/stream at N={at}",
+        note=("quick: only N in " + str(ladder)) if ctx.quick else ""))
+    return rows, details
