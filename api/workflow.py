@@ -215,7 +215,18 @@ class Workflow:
         case.fixed_reported_at = self.now
         case.merchant_note = note
         case.due_at = None  # the camera (or an operator) verifies
+        if case.camera_cleared_at is not None and not self._camera_sees_it(case):
+            # The camera already reports the zone clear (every episode ended): that is the verification.
+            camera = Workflow(self.session, self.settings, self.now, actor=f"camera:{case.camera.code}")
+            camera.verify(case, f"camera has seen the zone clear since {case.camera_cleared_at.isoformat()}",
+                          outcome)
         return outcome
+
+    def _camera_sees_it(self, case: Case) -> bool:
+        from api.db.models import Episode
+
+        return self.session.scalar(select(func.count()).select_from(Episode).where(
+            Episode.case_id == case.id, Episode.ended_at.is_(None))) != 0
 
     def verify(self, case: Case, note: str | None = None, outcome: Outcome | None = None) -> Outcome:
         outcome = outcome or Outcome()
