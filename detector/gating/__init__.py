@@ -35,8 +35,9 @@ class MotionGateConfig(BaseModel):
         20, ge=1, le=255, title="Pixel threshold", description="Grey-level difference that counts a pixel as changed"
     )
     changed_fraction: float = Field(
-        0.003, ge=0, le=1, title="Changed fraction",
-        description="Share of changed pixels that triggers inference (0.003 of 160x90 = 43 pixels)",
+        0.001, ge=0, le=1, title="Changed fraction",
+        description="Share of changed pixels that triggers inference (0.001 of 160x90 = 14 pixels: a 40x40 px "
+        "object in a 1280x720 frame)",
     )
     max_skip_s: float = Field(
         10.0, gt=0, title="Max skip", description="Media seconds after which the model runs regardless"

@@ -58,6 +58,10 @@ class CameraTrackers:
         self.config = (config or TrackingConfig()).model_copy(update=overrides)
         self._trackers: dict[str, ByteTrackTracker] = {}
         self._last_pts: dict[str, float] = {}
+        # A fresh ByteTrack numbers from 0 again; offsetting keeps a camera's ids unique across resets, so a
+        # new object after an outage is never taken for the old one.
+        self._id_base: dict[str, int] = {}
+        self._next_id: dict[str, int] = {}
 
     def _new_tracker(self) -> ByteTrackTracker:
         c = self.config
@@ -77,10 +81,11 @@ class CameraTrackers:
         return sorted(self._trackers)
 
     def reset(self, camera_id: str | None = None) -> None:
-        """Forget the tracks of one camera (or all)."""
+        """Forget the tracks of one camera (or all); later ids still do not repeat earlier ones."""
         for cam in [camera_id] if camera_id else list(self._trackers):
             self._trackers.pop(cam, None)
             self._last_pts.pop(cam, None)
+            self._id_base[cam] = self._next_id.get(cam, 0)
 
     def update(self, camera_id: str, detections: Detections, pts_s: float) -> Detections:
         """Track ``detections`` of one camera at media time ``pts_s``; returns them in their input order with
@@ -104,4 +109,8 @@ class CameraTrackers:
         ids = np.full(n, -1, np.int64)
         if len(tracked) and tracked.tracker_id is not None and "_row" in tracked.data:
             ids[np.asarray(tracked.data["_row"], int)] = np.asarray(tracked.tracker_id, np.int64)
+        valid = ids >= 0
+        if valid.any():
+            ids[valid] += self._id_base.get(camera_id, 0)
+            self._next_id[camera_id] = max(self._next_id.get(camera_id, 0), int(ids[valid].max()) + 1)
         return detections.with_tracker_ids(ids)

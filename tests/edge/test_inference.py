@@ -159,42 +159,20 @@ def test_bad_model_files(tmp_path: Path) -> None:
 # -- end-to-end output ([B, 300, 6]) on a tiny generated model ----------------------------------------
 @pytest.fixture(scope="module")
 def e2e_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    onnx = pytest.importorskip("onnx", reason="building the test model needs the onnx package (train extra)")
-    from onnx import TensorProto, helper
+    pytest.importorskip("onnx", reason="building the test model needs the onnx package (train extra)")
+    from detector.inference.testing import write_fixed_output_model
 
-    rows = np.zeros((1, 300, 6), np.float32)
-    rows[0, 0] = [100, 200, 300, 400, 0.9, 1]  # letterboxed pixels of a 640x640 input
-    rows[0, 1] = [10, 150, 50, 200, 0.5, 0]
-    rows[0, 2] = [0, 0, 5, 5, 0.1, 0]  # below threshold
-    # output = constant + 0 * mean(images): the graph uses its input, like a real model, and has a dynamic batch
-    nodes = [
-        helper.make_node("ReduceMean", ["images"], ["m"], axes=[1, 2, 3], keepdims=0),
-        helper.make_node("Mul", ["m", "zero"], ["z"]),
-        helper.make_node("Reshape", ["z", "shape"], ["z3"]),
-        helper.make_node("Add", ["rows", "z3"], ["output0"]),
+    rows = [
+        [100, 200, 300, 400, 0.9, 1],  # letterboxed pixels of the 640x640 input
+        [10, 150, 50, 200, 0.5, 0],
+        [0, 0, 5, 5, 0.1, 0],  # below threshold
     ]
-    graph = helper.make_graph(
-        nodes, "e2e",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 640, 640])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 300, 6])],
-        initializer=[
-            helper.make_tensor("rows", TensorProto.FLOAT, rows.shape, rows.ravel()),
-            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-            helper.make_tensor("shape", TensorProto.INT64, [3], [-1, 1, 1]),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    for key, value in {"names": "{0: 'trash_bag', 1: 'chair'}", "end2end": "True", "version": "t1"}.items():
-        model.metadata_props.add(key=key, value=value)
-    path = tmp_path_factory.mktemp("e2e") / "e2e.onnx"
-    onnx.save(model, str(path))
-    return path
+    return write_fixed_output_model(tmp_path_factory.mktemp("e2e") / "e2e.onnx", rows, ["trash_bag", "chair"])
 
 
 def test_end_to_end_output_decoding(e2e_model: Path) -> None:
     backend = load_backend(ModelConfig(path=str(e2e_model), conf=0.25))
-    assert backend.class_names == ("trash_bag", "chair") and backend.version == "t1"
+    assert backend.class_names == ("trash_bag", "chair") and backend.version == "test-1"
     assert isinstance(backend, OnnxRuntimeBackend) and backend.fixed_batch is None
     wide = np.zeros((720, 1280, 3), np.uint8)  # gain 0.5, 140 px bars top and bottom
     square = np.zeros((320, 320, 3), np.uint8)  # gain 2
