@@ -51,6 +51,7 @@ CASES = [
     ("merchant_other", "cam-01", "z-m002", Category.STREET_VENDING, 0.8),
     ("keyboard", "cam-02", "z-m003", Category.EXPOSED_GARBAGE, 0.77),
     ("bystander", "cam-01", "z-m001", Category.EXPOSED_GARBAGE, 0.7),
+    ("self_fixed", "cam-02", "z-m003", Category.STREET_VENDING, 0.85),
 ]
 
 
@@ -168,11 +169,12 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
 
     cases: dict[str, int] = {}
     evidence: dict[str, list[int]] = {}
+    starts: dict[str, datetime] = {}
     model = ModelInfo(name="frontage-n", version="test")
     with httpx.Client(base_url=base, timeout=30) as client:
         for i, (name, camera, zone, category, conf) in enumerate(CASES):
             poly = next(p for z, _, p in CAMERAS[camera]["zones"] if z == zone)
-            started = now - timedelta(minutes=90 - i * 5)
+            started = starts[name] = now - timedelta(minutes=90 - i * 5)
             full, crop, boxes = _street_image(100 + i, poly, f"{camera} {zone} {category}")
             files = {"frame": ("frame.jpg", full, "image/jpeg"), "crop": ("crop.jpg", crop, "image/jpeg")}
             if name == "queue_confirm":
@@ -194,7 +196,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         # Some cases move on through the operator API, as staff elsewhere would have done.
         token = client.post("/api/v1/auth/login", json={"username": "op", "password": PASSWORD}).json()["access_token"]
         staff = {"Authorization": f"Bearer {token}"}
-        for name in ("to_escalate", "merchant_fix", "merchant_other"):
+        for name in ("to_escalate", "merchant_fix", "merchant_other", "self_fixed"):
             r = client.post(f"/api/v1/cases/{cases[name]}/actions/confirm", json={}, headers=staff)
             assert r.status_code == 200, r.text
         tokens = {}
@@ -202,6 +204,19 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
             r = client.post(f"/api/v1/merchants/{code}/links", headers=staff)
             assert r.status_code == 201, r.text
             tokens[code] = r.json()["token"]
+        # One case the merchant fixed and the camera then saw clear: a self-rectification for the dashboard.
+        r = client.post("/api/v1/merchants/m-003/links", headers=staff)
+        m3 = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = client.post(f"/api/v1/merchant/cases/{cases['self_fixed']}/report-fixed", data={"note": "已清理"},
+                        headers=m3)
+        assert r.status_code == 200, r.text
+        _, camera, zone, category, conf = CASES[-1]
+        cleared = ViolationEvent.for_episode(
+            type=EventType.CLEARED, seq=1, camera=camera, zone=zone, category=category,
+            started_at=starts["self_fixed"], observed_at=now, ended_at=now, confidence=conf, model=model)
+        r = client.post("/api/v1/events", content=cleared.model_dump_json(),
+                        headers={"Authorization": f"Bearer {device_key}", "Content-Type": "application/json"})
+        assert r.status_code in (200, 201) and r.json()["state"] == "closed", r.text
 
     with app.state.session_factory() as s:
         from api.db.models import Camera

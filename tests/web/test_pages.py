@@ -192,7 +192,9 @@ def test_dashboard_and_cameras_in_english(context, web_server: WebServer, artifa
     page.click("a.lang")
     expect(page.locator("h1")).to_have_text("Dashboard")
     expect(page.locator("svg.chart.line")).to_have_count(1)
-    expect(page.locator("svg.chart.bars")).to_have_count(2)  # roads, categories (no repeat offender yet)
+    expect(page.locator("svg.chart.bars")).to_have_count(3)  # roads, categories, repeat offenders
+    expect(page.locator("svg.chart.line circle.dot")).to_have_count(1)
+    expect(page.locator("#kpi-rate")).to_have_text(re.compile(r"^(100|50)%$"))  # 50% once a case is escalated
     expect(page.locator("svg.chart.bars").first).to_contain_text("解放路")
     assert int(page.locator("#kpi-flagged").inner_text()) == len(web_server.cases)
     page.screenshot(path=str(artifacts_dir / "dashboard-en.png"), full_page=True)
