@@ -38,7 +38,7 @@ SIZES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "stall_cart": ((1.5, 2.2), (0.9, 1.4)),
     "stacked_materials": ((0.45, 1.4), (0.9, 2.2)),
     "trash_bag": ((0.35, 0.85), (0.8, 2.2)),
-    "litter_pile": ((0.18, 0.45), (1.6, 3.4)),
+    "litter_pile": ((0.25, 0.5), (1.6, 3.0)),
     "bench": ((0.75, 0.9), (1.8, 2.6)),
     "bin": ((0.9, 1.2), (0.5, 0.8)),
     # unlabelled distractors (not model classes): they teach the model what is *not* a violation
@@ -255,8 +255,10 @@ def _bicycle(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
 
 
 def _e_bike(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """A step-through electric scooter: small fat wheels, body over the rear wheel, seat, front apron."""
     body = _pick(rng, [(235, 235, 235), (30, 30, 30), (40, 40, 180), (160, 90, 40), (170, 150, 230),
                        (120, 120, 120), (60, 140, 60), (20, 160, 220)], 12)
+    trim = _shade(body, 0.65)
     view = min(1.0, (pen.w / pen.h) / 1.6)
     r = 0.22
     rx = r * pen.h / pen.w * max(view, 0.3)
@@ -265,23 +267,28 @@ def _e_bike(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
     if flip:
         xr, xf = xf, xr
     yw = 1 - r - 0.005
+    d = xf - xr
     _wheel(pen, xr, yw, rx, r, rng, tyre=0.08, spokes=False)
     _wheel(pen, xf, yw, rx, r, rng, tyre=0.08, spokes=False)
-    d = xf - xr
-    # deck, rear body over the rear wheel, front shield up to the handlebar
-    pen.poly([(xr + d * 0.25, yw - 0.02), (xr + d * 0.7, yw - 0.02), (xr + d * 0.72, yw + 0.06), (xr + d * 0.25, yw + 0.06)],
-             _shade(body, 0.7))
-    pen.poly([(xr - d * 0.05, yw - 0.1), (xr + d * 0.4, yw - 0.12), (xr + d * 0.42, yw - 0.02), (xr + d * 0.0, yw + 0.02)], body)
-    pen.poly([(xr + d * 0.02, 0.36), (xr + d * 0.45, 0.36), (xr + d * 0.42, 0.44), (xr + d * 0.05, 0.44)], _c(25, 25, 25))
-    pen.poly([(xr + d * 0.68, yw - 0.02), (xr + d * 0.78, 0.12), (xr + d * 0.9, 0.12), (xr + d * 0.84, yw - 0.05)], body)
-    pen.line((xr + d * 0.86, 0.12), (xf, yw), _c(60, 60, 60), 0.035)
-    pen.line((xr + d * 0.76, 0.04), (xr + d * 1.0, 0.06), _c(30, 30, 30), 0.035)
-    pen.ellipse(xr + d * 0.93, 0.17, 0.035, 0.03, _c(200, 230, 240))
+    # rear body over the rear wheel with the seat on top
+    pen.poly([(xr - d * 0.08, yw - 0.05), (xr - d * 0.04, 0.5), (xr + d * 0.12, 0.42), (xr + d * 0.46, 0.44),
+              (xr + d * 0.5, yw - 0.02), (xr + d * 0.2, yw + 0.02), (xr + d * 0.05, yw - 0.12)], body)
+    pen.poly([(xr - d * 0.02, 0.44), (xr + d * 0.45, 0.44), (xr + d * 0.42, 0.36), (xr + d * 0.0, 0.36)], _c(25, 25, 25))
+    pen.line((xr - d * 0.06, yw - 0.08), (xr + d * 0.45, yw - 0.06), trim, 0.02)
+    # low floor and front apron rising to the steering column
+    pen.poly([(xr + d * 0.45, yw - 0.04), (xr + d * 0.68, yw - 0.04), (xr + d * 0.68, yw + 0.05), (xr + d * 0.45, yw + 0.05)], trim)
+    pen.poly([(xr + d * 0.62, yw + 0.02), (xr + d * 0.76, 0.16), (xr + d * 0.9, 0.14), (xr + d * 0.84, yw - 0.12)], body)
+    pen.ellipse(xf, yw - 0.02, rx * 1.1, r * 0.9, body, thick=0.04, a0=190 if not flip else 200, a1=330 if not flip else 340)
+    pen.line((xr + d * 0.86, 0.16), (xf, yw), _c(60, 60, 60), 0.035)
+    pen.line((xr + d * 0.74, 0.06), (xr + d * 1.0, 0.08), _c(30, 30, 30), 0.035)
+    pen.ellipse(xr + d * 0.88, 0.2, 0.04, 0.035, _c(200, 230, 240))
+    for mx in (0.76, 0.98):  # mirrors
+        pen.line((xr + d * mx, 0.07), (xr + d * (mx - 0.03), 0.0), _c(40, 40, 40), 0.015)
     if rng.random() < 0.4:  # delivery box on the back
         box = _pick(rng, [(30, 180, 240), (40, 40, 200), (200, 140, 30), (235, 235, 235)])
-        lo, hi = sorted((xr - d * 0.06, xr + d * 0.32))
-        pen.rect(lo, 0.02, hi, 0.34, box)
-        pen.text(_word(rng, 3), lo + 0.02, 0.2, 0.05, _c(255, 255, 255))
+        lo, hi = sorted((xr - d * 0.08, xr + d * 0.3))
+        pen.rect(lo, 0.04, hi, 0.36, box)
+        pen.text(_word(rng, 3), lo + 0.02, 0.22, 0.05, _c(255, 255, 255))
 
 
 def _goods_display(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
@@ -554,7 +561,6 @@ def _bench(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
             pen.rect(0.0, y, 1.0, y + 0.09, wood)
         pen.rect(0.06, 0.54, 0.2, 1.0, stone)
         pen.rect(0.8, 0.54, 0.94, 1.0, stone)
-        pen.rect(0.0, 0.0, 0.01, 0.01, _c(0, 0, 0, 0))
 
 
 def _bin(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:

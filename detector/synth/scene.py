@@ -68,8 +68,9 @@ class Look:
 
 def random_camera(rng: Rng, size: tuple[int, int]) -> Camera:
     w, h = size
-    return Camera(width=w, height=h, height_m=float(rng.uniform(3.5, 8.5)), pitch_deg=float(rng.uniform(14, 30)),
-                  yaw_deg=float(rng.uniform(18, 40)), hfov_deg=float(rng.uniform(52, 72)))
+    # from a low view down the street to the steeper CCTV view of the clips
+    return Camera(width=w, height=h, height_m=float(rng.uniform(3.5, 8.5)), pitch_deg=float(rng.uniform(14, 34)),
+                  yaw_deg=float(rng.uniform(18, 38)), hfov_deg=float(rng.uniform(52, 72)))
 
 
 def random_street(rng: Rng, n_shops: int | None = None, z_start: float = 1.0, merchant_base: int | None = None) -> Street:
@@ -480,6 +481,34 @@ def _rain(img: np.ndarray, density: float, rng: Rng, phase: int) -> np.ndarray:
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else img
+
+
+def h264_roundtrip(img: np.ndarray, crf: int) -> np.ndarray:
+    """Encode one picture as an H.264 keyframe and decode it back: the artefacts a camera stream adds."""
+    import io
+
+    import av
+
+    h, w = img.shape[:2]
+    he, we = h - h % 2, w - w % 2
+    buf = io.BytesIO()
+    try:
+        with av.open(buf, mode="w", format="h264") as container:
+            stream = container.add_stream("libx264", rate=1)
+            stream.width, stream.height, stream.pix_fmt = we, he, "yuv420p"
+            stream.options = {"crf": str(int(crf)), "preset": "veryfast", "tune": "zerolatency"}
+            stream.codec_context.thread_count = 1  # one small picture: threads cost more than they save
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[:he, :we]), format="bgr24")
+            for packet in [*stream.encode(frame), *stream.encode()]:
+                container.mux(packet)
+        buf.seek(0)
+        with av.open(buf, mode="r", format="h264") as container:
+            out = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    except (av.FFmpegError, StopIteration, ValueError):  # no libx264 in this PyAV build: leave it
+        return img
+    result = img.copy()
+    result[:he, :we] = out
+    return result
 
 
 def ground_uv(cam: Camera, x: float, z: float) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from detector.synth.scene import (
     Street,
     apply_look,
     composite,
+    h264_roundtrip,
     jpeg_roundtrip,
     project_placed,
     random_camera,
@@ -39,7 +40,8 @@ class LabeledFrame:
 
     ``image``: H x W x 3 uint8 BGR. ``xyxy``: (N, 4) float32 pixel boxes of the *visible* extent (occluded
     and out-of-frame parts excluded), clipped to the frame. ``class_names``: N model class names, parallel
-    to ``xyxy``. ``meta``: how the frame was made (seed, camera, look, flip, counts).
+    to ``xyxy``. ``meta``: how the frame was made (seed, camera, look, counts). The pavement is always on
+    the right; mirror in augmentation for the other side (signs then read backwards, as in any flipped photo).
     """
 
     image: np.ndarray
@@ -61,7 +63,7 @@ def _place(rng: Rng, cam: Camera, street: Street, class_name: str, x_range: tupl
     spec = make_spec(class_name, rng, **params)
     for _ in range(tries):
         x = float(rng.uniform(*x_range))
-        z = float(rng.uniform(1.0, 60.0) if rng.random() < 0.5 else rng.uniform(1.0, 25.0))
+        z = float(rng.uniform(1.0, 60.0) if rng.random() < 0.3 else rng.uniform(1.0, 22.0))
         pr = project_placed(cam, Placed(spec, x, z, None))
         if pr is None:
             continue
@@ -193,19 +195,20 @@ def random_labeled_frame(seed: int, index: int, size: tuple[int, int] = (1280, 7
     drawn = composite(img, ids, cam, placed, look)
     xyxy, names, hidden = labels_from(ids, drawn)
     img = apply_look(img, look, bg.emissive, rng)
-    quality = int(rng.integers(35, 96)) if rng.random() < 0.7 else None
-    if quality is not None:
+    codec_roll = rng.random()
+    quality: int | None = None
+    h264_crf: int | None = None
+    if codec_roll < 0.55:
+        quality = int(rng.integers(35, 96))
         img = jpeg_roundtrip(img, quality)
-    flipped = bool(rng.random() < 0.5)
-    if flipped:  # pavement on the left: mirror picture and boxes
-        img = np.ascontiguousarray(img[:, ::-1])
-        if len(xyxy):
-            xyxy = np.stack([W - xyxy[:, 2], xyxy[:, 1], W - xyxy[:, 0], xyxy[:, 3]], 1).astype(np.float32)
+    elif codec_roll < 0.75:
+        h264_crf = int(rng.integers(24, 38))
+        img = h264_roundtrip(img, h264_crf)
     counts: dict[str, int] = {}
     for n in names:
         counts[n] = counts.get(n, 0) + 1
     meta: dict[str, object] = {
-        "seed": seed, "index": index, "busy": busy, "look": look.name, "flipped": flipped, "jpeg_quality": quality,
+        "seed": seed, "index": index, "busy": busy, "look": look.name, "jpeg_quality": quality, "h264_crf": h264_crf,
         "camera": {"height_m": cam.height_m, "pitch_deg": cam.pitch_deg, "yaw_deg": cam.yaw_deg, "hfov_deg": cam.hfov_deg},
         "counts": counts, "hidden_dropped": hidden,
     }
