@@ -155,3 +155,21 @@ def test_live_cameras_share_batches(backend: RecordingBackend, tmp_path: Path) -
     assert {r.frame.camera_id for r in results} == {"live-0", "live-1", "live-2"}
     assert max(backend.calls) >= 2  # frames of different cameras went through the model together
     assert sum(backend.calls) == len(results)
+
+
+def test_metrics_endpoint_serves_the_edge_registry(backend: RecordingBackend) -> None:
+    import urllib.request
+
+    from tests.helpers.rtsp_server import free_port
+
+    Batcher(backend, max_batch=2).infer([_frame("cam-m", 0.0), _frame("cam-n", 0.0)])
+    metrics.OUTBOX_DEPTH.set(3)
+    port = free_port()
+    metrics.start_metrics_server(port, addr="127.0.0.1")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'frontage_frames_analysed_total{camera="cam-m"} 1.0' in text
+    assert "frontage_outbox_depth 3.0" in text
+    assert 'frontage_batch_size_bucket{le="2.0"}' in text
+    assert "frontage_inference_seconds_count" in text
+    assert "process_cpu_seconds_total" not in text  # own registry: only Frontage's metrics
