@@ -376,6 +376,11 @@ def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | 
         x, zl = world(seg, lg.along, lg.across)
         objects.append(Timed(Placed(make_spec("person", rng, stride=0.05, umbrella=umbrella), x, zl, "person", phase=0.0,
                                     key=f"linger-{li}"), lg.at_s, min(lg.until_s, duration)))
+    furniture_rng = np.random.default_rng([seed, 17])  # its own stream: adding furniture moves nothing else
+    for bi, shop in enumerate(shops[1:], start=1):
+        if bi % 2 == 1:  # a lamp post at every other shop boundary, on the kerb
+            post = make_spec("lamp_post", furniture_rng)
+            objects.append(Timed(Placed(post, kerb + 0.15, shop.z0, None, key=f"lamp-{bi}"), 0.0, None))
     crowd_rng = np.random.default_rng([seed, 11])
     for li in range(scenario.crowd.lingerers):
         seg = segments[int(crowd_rng.integers(len(segments)))]

@@ -45,8 +45,10 @@ SIZES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "car": ((1.4, 1.65), (1.6, 2.8)),
     "planter": ((0.5, 0.9), (0.8, 1.3)),
     "bollard": ((0.7, 1.0), (0.18, 0.25)),
+    "lamp_post": ((4.0, 6.0), (0.14, 0.3)),
+    "tree": ((3.2, 5.5), (0.45, 0.75)),
 }
-DISTRACTORS = ("car", "planter", "bollard")
+DISTRACTORS = ("car", "planter", "bollard", "lamp_post", "tree")
 
 _WORK_HEIGHT = 200  # draw at least this tall, then resize down: anti-aliasing and detail for small sprites
 
@@ -216,8 +218,9 @@ def _person(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
         pen.ellipse(cx, 0.05, 0.17, 0.04, _rand_color(rng), a0=180, a1=360)
     if prm.get("umbrella", 0) > 0:
         u = _rand_color(rng, val=(0.1, 0.7))
-        pen.line((cx + 0.22, 0.45), (cx + 0.22, 0.05), _c(40, 40, 40), 0.01)
-        pen.ellipse(cx + 0.22, 0.06, 0.5, 0.05, u, a0=180, a1=360)
+        pen.line((cx + 0.2, 0.45), (cx + 0.02, -0.02), _c(40, 40, 40), 0.01)
+        pen.ellipse(cx, 0.035, 0.49, 0.035, u, a0=180, a1=360)
+        pen.line((0.02, 0.035), (0.98, 0.035), _shade(u, 0.7), 0.006)
 
 
 def _bicycle(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
@@ -608,12 +611,37 @@ def _bollard(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
     pen.rect(0.1, 0.2, 0.9, 0.26, _c(230, 230, 230))
 
 
+def _lamp_post(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    metal = _pick(rng, [(60, 60, 60), (40, 70, 40), (150, 150, 150), (30, 30, 30)], 8)
+    left = rng.random() < 0.5
+    x = 0.85 if left else 0.15
+    pen.poly([(x - 0.08, 1.0), (x + 0.08, 1.0), (x + 0.04, 0.05), (x - 0.04, 0.05)], metal)
+    pen.rect(x - 0.12, 0.9, x + 0.12, 1.0, _shade(metal, 0.8))
+    end = 0.05 if left else 0.95
+    pen.line((x, 0.06), (end, 0.02), metal, 0.008)
+    pen.ellipse(end, 0.025, 0.12, 0.012, _c(210, 230, 240))
+    if rng.random() < 0.4:  # a sign or banner on the pole
+        pen.rect(x - 0.15, 0.3, x + 0.15, 0.42, _rand_color(rng))
+
+
+def _tree(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    bark = _pick(rng, [(40, 60, 80), (50, 70, 90), (60, 60, 70)], 8)
+    pen.poly([(0.45, 1.0), (0.55, 1.0), (0.53, 0.4), (0.47, 0.4)], bark)
+    pen.rect(0.3, 0.97, 0.7, 1.0, _c(60, 70, 80))
+    leaf = np.array([40, 110, 50], float) + rng.normal(0, 15, 3)
+    for _ in range(int(rng.integers(18, 34))):
+        cx, cy = float(rng.uniform(0.15, 0.85)), float(rng.uniform(0.05, 0.5))
+        k = float(rng.uniform(0.7, 1.25))
+        pen.ellipse(cx, cy, float(rng.uniform(0.1, 0.18)), float(rng.uniform(0.05, 0.09)),
+                    _c(leaf[0] * k, leaf[1] * k, leaf[2] * k))
+
+
 DRAWERS: dict[str, Callable[[_Pen, Rng, dict[str, float]], None]] = {
     "person": _person, "bicycle": _bicycle, "e_bike": _e_bike, "goods_display": _goods_display,
     "table": _table, "chair": _chair, "parasol": _parasol, "a_frame_sign": _a_frame_sign,
     "stall_cart": _stall_cart, "stacked_materials": _stacked_materials, "trash_bag": _trash_bag,
     "litter_pile": _litter_pile, "bench": _bench, "bin": _bin,
-    "car": _car, "planter": _planter, "bollard": _bollard,
+    "car": _car, "planter": _planter, "bollard": _bollard, "lamp_post": _lamp_post, "tree": _tree,
 }
 
 

@@ -68,9 +68,12 @@ def _place(rng: Rng, cam: Camera, street: Street, class_name: str, x_range: tupl
         if pr is None:
             continue
         u, v, hpx, _ = pr
-        if not (MIN_HEIGHT_PX <= hpx <= MAX_HEIGHT_PX):
+        labelled = class_name in class_map()
+        if not (MIN_HEIGHT_PX <= hpx <= (MAX_HEIGHT_PX if labelled else 2 * cam.height)):
             continue
-        if not (-0.05 * cam.width <= u <= 1.05 * cam.width and v <= cam.height + 0.15 * hpx and v - hpx >= -0.3 * hpx):
+        if not (-0.05 * cam.width <= u <= 1.05 * cam.width and v <= cam.height + 0.15 * hpx):
+            continue
+        if labelled and v - hpx < -0.3 * hpx:
             continue
         return Placed(spec, x, z, class_name if class_name in class_map() else None)
     return None
@@ -124,6 +127,10 @@ def _scene_objects(rng: Rng, cam: Camera, street: Street, look: Look) -> tuple[l
         add(_place(rng, cam, street, "car", (street.opposite_x + 1.2, kx - 1.0)))
     for _ in range(int(rng.integers(0, 3))):
         add(_place(rng, cam, street, str(rng.choice(["planter", "bollard"])), near_kerb if rng.random() < 0.5 else near_shop))
+    # street furniture in front of things: lamp posts and trees along the kerb (partial occlusion)
+    for _ in range(int(rng.integers(0, 4))):
+        add(_place(rng, cam, street, str(rng.choice(["lamp_post", "lamp_post", "tree"])), (kx + 0.15, kx + 0.45),
+                   tries=10))
     return placed, busy
 
 
