@@ -12,6 +12,7 @@ import yaml
 from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Role, Zone
 from api.routes.cases import evidence_response
@@ -59,7 +60,7 @@ def _image_size(page: Page, row: Evidence | None) -> tuple[int, int]:
 
 @router.get("/cameras", include_in_schema=False)
 def cameras(page: StaffPage, db: DbDep) -> Response:
-    rows = list(db.scalars(select(Camera).order_by(Camera.code)).unique())
+    rows = list(db.scalars(select(Camera).options(selectinload(Camera.zones)).order_by(Camera.code)).unique())
     zone_counts = dict(db.execute(select(Zone.camera_id, func.count()).group_by(Zone.camera_id)).all())
     open_counts = dict(db.execute(select(Case.camera_id, func.count())
                                   .where(Case.state.in_([s.value for s in OPEN_STATES]))

@@ -108,3 +108,16 @@ def test_zones_yaml_is_valid_for_the_edge(web_server: WebServer) -> None:
     op, op_csrf = form_client(web_server, "op")
     r = op.post(f"/cameras/{cam2}/zones", data={"zones_json": "[]", "csrf_token": op_csrf})
     assert r.status_code == 403
+
+
+def test_session_cookie_flags() -> None:
+    from fastapi.responses import Response
+
+    from api.web.security import SessionCookies, new_session, set_session_cookie
+
+    for secure in (False, True):
+        response = Response()
+        set_session_cookie(response, SessionCookies("k" * 32, 3600), new_session(1), secure=secure)
+        header = response.headers["set-cookie"]
+        assert "HttpOnly" in header and "SameSite=lax" in header and "Path=/" in header
+        assert ("Secure" in header) is secure
