@@ -69,7 +69,7 @@ def _run_clean(fn: Callable[[], T]) -> T:
 
 
 def analyze(
-    video: Annotated[Path, typer.Argument(help="Video file to analyse")],
+    video: Annotated[str, typer.Argument(help="Video file (or stream URL) to analyse")],
     zones: Annotated[Path, typer.Option("--zones", "-z", help="Zones file of the camera (zones/<camera>.yaml)")],
     model: Annotated[Path | None, typer.Option(help="Model file (default models/frontage-n.onnx)")] = None,
     classes: Annotated[Path | None, typer.Option(help="Class map (default: <model stem>.classes.yaml beside the model)")] = None,
@@ -91,16 +91,16 @@ def analyze(
         if analysis_fps <= 0:
             raise ValueError("--analysis-fps must be > 0")
         truth_episodes = load_episodes(truth) if truth else None  # fail early on a bad truth file
-        if not video.exists():
-            from detector.sources import SourceError
+        from detector.sources import SourceError, is_stream_url
 
+        if not is_stream_url(video) and not Path(video).exists():
             raise SourceError(f"cannot open {video}: no such file")
         on_frame = None
         progress = None
         if sys.stderr.isatty():
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            duration = video_duration_s(video)
+            duration = None if is_stream_url(video) else video_duration_s(Path(video))
             progress = Progress(TextColumn("analysing"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
                                 TimeRemainingColumn(), transient=True)
             task = progress.add_task("analyse", total=duration)

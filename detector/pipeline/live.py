@@ -188,8 +188,12 @@ class EdgeRuntime:
 
     def run(self) -> int:
         cameras = self._check_cameras()
+        from detector.inference import load_backend
+
+        backend = load_backend(self.cfg.model)  # a missing model is the first thing to report
         self.classmap = ClassMap.load(self.cfg.classes or classes_file_for(self.cfg.model.path))
-        self.backend = self._load_model()
+        self.classmap.bind(tuple(backend.class_names))
+        self.backend = backend
         self._model_stamp = self._model_file_stamp()
         self._model_sha = getattr(self.backend, "sha256", None)
         self._next_model_check = time.monotonic() + self.cfg.model_check_s

@@ -42,7 +42,7 @@ def video_duration_s(path: Path) -> float | None:
     return None
 
 
-def analyze_video(video: Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
+def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
                   analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
                   conf: float | None = None, clip_s: float = 0.0,
                   on_frame: Callable[[Frame], None] | None = None) -> dict:
@@ -51,16 +51,16 @@ def analyze_video(video: Path, zones_path: Path, *, model: Path | None = None, c
 
     zones = load_zones(zones_path)
     model_path = Path(model) if model else DEFAULT_MODEL
-    classmap = ClassMap.load(classes or classes_file_for(model_path))
     cfg = ModelConfig(path=str(model_path), max_batch=4, **({"conf": conf} if conf is not None else {}))
     backend = load_backend(cfg)
+    classmap = ClassMap.load(classes or classes_file_for(model_path))
     classmap.bind(tuple(backend.class_names))  # every model class must be mapped: fail before decoding
     camera_id = camera or zones.camera
     analyzer = CameraAnalyzer(
         camera_id, zones, classmap,
         ModelInfo(name=backend.name, version=str(backend.version), sha256=backend.sha256),
         evidence=EvidenceWriter(evidence_dir, clip=clip_s > 0) if evidence_dir else None, clip_s=clip_s)
-    source = open_source(str(video), camera_id, analysis_fps=analysis_fps)
+    source = open_source(str(video), camera_id, analysis_fps=analysis_fps, realtime=False)
     batch: list[Frame] = []
 
     def flush() -> None:
