@@ -21,8 +21,31 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
+#: Any constant: replicas starting together take turns migrating instead of racing on CREATE TABLE.
+_MIGRATION_LOCK = 0x46524F4E54  # "FRONT"
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    from sqlalchemy import create_engine, pool, text
+
+    cfg = alembic_config(database_url)
+    if not database_url.startswith("postgresql"):
+        command.upgrade(cfg, revision)
+        return
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(database_url: str, revision: str) -> None:
