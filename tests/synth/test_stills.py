@@ -68,3 +68,57 @@ def test_render_object_deterministic_and_rejects_unknown() -> None:
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="unknown class"):
         render_object("car", np.random.default_rng(1), 90)
+
+
+def _scene() -> tuple:
+    from detector.synth.camera import Camera
+    from detector.synth.scene import Look
+
+    cam = Camera(width=640, height=360, height_m=5.0, pitch_deg=26.0, yaw_deg=25.0, hfov_deg=60.0)
+    look = Look("overcast", shadow_strength=0.0, noise_sigma=0.0)
+    return cam, look
+
+
+def test_box_is_the_visible_object_standing_on_its_ground_point() -> None:
+    from detector.synth.objects import make_spec
+    from detector.synth.scene import Placed, composite
+    from detector.synth.stills import labels_from
+
+    cam, look = _scene()
+    rng = np.random.default_rng(3)
+    bag = Placed(make_spec("trash_bag", rng), 5.0, 9.0, "trash_bag")
+    img = np.zeros((360, 640, 3), np.uint8)
+    ids = np.full((360, 640), -1, np.int32)
+    drawn = composite(img, ids, cam, [bag], look)
+    xyxy, names, hidden = labels_from(ids, drawn)
+    assert names == ["trash_bag"] and hidden == 0
+    u, v = cam.project(np.array([[5.0, 0.0, 9.0]]))[0]
+    x0, y0, x1, y1 = xyxy[0]
+    assert abs((x0 + x1) / 2 - u) <= 2 and abs(y1 - v) <= 2  # bottom-centre = where it stands
+    assert img[int(y0):int(y1), int(x0):int(x1)].any() and not img[:, : max(0, int(x0) - 2)].any()
+
+
+def test_hidden_and_cut_objects() -> None:
+    from detector.synth.objects import make_spec
+    from detector.synth.scene import Placed, composite
+    from detector.synth.stills import labels_from
+
+    cam, look = _scene()
+    rng = np.random.default_rng(4)
+    # a small bag right behind a big cart (from the camera) is mostly hidden: no box for it
+    bag = Placed(make_spec("trash_bag", rng), 5.0, 10.0, "trash_bag")
+    cart = Placed(make_spec("stall_cart", rng), 4.8, 8.8, "stall_cart")
+    img = np.zeros((360, 640, 3), np.uint8)
+    ids = np.full((360, 640), -1, np.int32)
+    xyxy, names, hidden = labels_from(ids, composite(img, ids, cam, [bag, cart], look))
+    assert names == ["stall_cart"] and hidden == 1
+    # a person standing right at the edge of the picture, a bit more than half in: kept, box clipped
+    xs = np.linspace(4.0, 14.0, 2001)
+    us = cam.project(np.stack([xs, np.zeros_like(xs), np.full_like(xs, 9.0)], 1))[:, 0]
+    x = float(xs[np.argmin(np.abs(us - 634))])
+    person = Placed(make_spec("person", rng), x, 9.0, "person", phase=0.0)
+    img = np.zeros((360, 640, 3), np.uint8)
+    ids = np.full((360, 640), -1, np.int32)
+    xyxy, names, _ = labels_from(ids, composite(img, ids, cam, [person], look))
+    assert names == ["person"]
+    assert xyxy[0, 2] == 640 and xyxy[0, 0] >= 0
