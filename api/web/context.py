@@ -57,7 +57,8 @@ def web_state(request: Request) -> WebState:
         state = WebState(settings=settings,
                          cookies=SessionCookies(request.app.state.settings.secret_key, settings.session_ttl_s),
                          limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
-                                              settings.login_lockout_s, settings.ip_max_failures),
+                                              settings.login_lockout_s, settings.ip_max_failures,
+                                              settings.user_max_failures),
                          tz=tz)
         request.app.state.web = state
     return state

@@ -27,6 +27,12 @@ OPEN_FOR_MERCHANT = (CaseState.NOTIFIED.value, CaseState.MERCHANT_REPORTED_FIXED
                      CaseState.ESCALATED.value, CaseState.RECHECK.value, CaseState.REOPENED.value)
 
 
+#: How a state reads to the merchant (the staff wording elsewhere).
+MERCHANT_LABELS = {CaseState.NOTIFIED.value: "merchant.open",
+                   CaseState.MERCHANT_REPORTED_FIXED.value: "merchant.reported",
+                   CaseState.ESCALATED.value: "merchant.escalated"}
+
+
 def _merchant(page: Page, db: DbDep, token: str) -> Merchant | None:
     try:
         return get_current_merchant(page.request, db, page.request.app.state.clock, token)
@@ -59,7 +65,9 @@ def _render(page: Page, db: DbDep, merchant: Merchant, token: str, flash: str | 
     history = [c for c in cases if c.state not in OPEN_FOR_MERCHANT]
     return page.render("merchant.html", status_code=status_code, merchant=merchant, token=token,
                        open_cases=open_cases, history=history, photos=photos, flash=flash, flash_kind=flash_kind,
-                       can_report=lambda c: c.state == CaseState.NOTIFIED.value)
+                       can_report=lambda c: c.state == CaseState.NOTIFIED.value,
+                       merchant_state=lambda state: page.t(MERCHANT_LABELS[state]) if state in MERCHANT_LABELS
+                       else page.t.state(state))
 
 
 @router.get("/m/{token}", include_in_schema=False)

@@ -19,6 +19,10 @@ True
 299.0
 >>> limiter.locked_for("ann", "5.6.7.8", now=3.0)  # another address is not locked out
 0.0
+>>> spread = LoginLimiter(max_failures=5, user_max_failures=3, window_s=60, lockout_s=60)
+>>> for i in range(3): spread.failed("bob", f"10.0.0.{i}", now=float(i))
+>>> spread.locked_for("bob", "10.0.0.99", now=3.0)  # guessing spread over many addresses
+59.0
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ class WebSecuritySettings(BaseModel):
                                    description="Seconds a username+address stays locked after too many failures")
     ip_max_failures: int = Field(50, ge=1, title="Failures per address",
                                  description="Failed sign-ins from one address (any username) before it is locked")
+    user_max_failures: int = Field(
+        25, ge=1, title="Failures per username",
+        description="Failed sign-ins for one username from any address before it is locked (guards against "
+                    "guessing spread over many addresses, e.g. behind a proxy that forwards client addresses)")
 
 
 def web_settings_from_env() -> WebSecuritySettings:
@@ -125,8 +133,9 @@ class LoginLimiter:
     """
 
     def __init__(self, max_failures: int = 5, window_s: float = 900.0, lockout_s: float = 900.0,
-                 ip_max_failures: int = 50) -> None:
+                 ip_max_failures: int = 50, user_max_failures: int = 25) -> None:
         self.max_failures = max_failures
+        self.user_max_failures = user_max_failures
         self.window_s = window_s
         self.lockout_s = lockout_s
         self.ip_max_failures = ip_max_failures
@@ -135,7 +144,13 @@ class LoginLimiter:
         self._lock = threading.Lock()
 
     def _keys(self, username: str, ip: str) -> list[tuple[str, str]]:
-        return [(username.strip().lower(), ip), ("*", ip)]
+        user = username.strip().lower()
+        return [(user, ip), ("*", ip), (user, "*")]
+
+    def _limit(self, key: tuple[str, str]) -> int:
+        if key[0] == "*":
+            return self.ip_max_failures
+        return self.user_max_failures if key[1] == "*" else self.max_failures
 
     def locked_for(self, username: str, ip: str, now: float | None = None) -> float:
         """Seconds left on a lockout of this username+address (or of the address), 0 when none."""
@@ -147,7 +162,7 @@ class LoginLimiter:
         now = time.monotonic() if now is None else now
         with self._lock:
             for key in self._keys(username, ip):
-                limit = self.ip_max_failures if key[0] == "*" else self.max_failures
+                limit = self._limit(key)
                 q = self._failures.setdefault(key, deque())
                 q.append(now)
                 while q and q[0] < now - self.window_s:
@@ -163,6 +178,7 @@ class LoginLimiter:
             key = (username.strip().lower(), ip)
             self._failures.pop(key, None)
             self._locked_until.pop(key, None)
+            self._failures.pop((key[0], "*"), None)
 
 
 def apply_security_headers(response: Response, cache: bool = False) -> Response:
