@@ -41,6 +41,7 @@ def dataset_build(
     synth: Annotated[int, typer.Option(help="Generated frames")] = 800,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same dataset")] = 0,
     bags: Annotated[int, typer.Option(help="Real trash-bag photos for training (their valid split is always used)")] = 450,
+    bags_val: Annotated[int | None, typer.Option(help="Photos of the bags' valid split to use (default: all)")] = None,
     teacher_every: Annotated[int, typer.Option(help="Pseudo-label every n-th frame of each real clip")] = 8,
     composites: Annotated[int, typer.Option(help="Copy-paste composites")] = 300,
     image_width: Annotated[int, typer.Option(help="Store images at most this wide")] = 640,
@@ -53,7 +54,7 @@ def dataset_build(
             raise ValueError(f"--{name} must be >= 0, got {value}")
     if teacher_every < 1:
         raise ValueError(f"--teacher-every must be >= 1, got {teacher_every}")
-    report = build_dataset(BuildOptions(out=out, shared=shared, synth=synth, seed=seed, bags=bags,
+    report = build_dataset(BuildOptions(out=out, shared=shared, synth=synth, seed=seed, bags=bags, bags_val=bags_val,
                                         teacher_every=teacher_every, composites=composites, image_width=image_width),
                            progress=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(report.images))
@@ -78,12 +79,23 @@ def train_command(
     val: Annotated[bool, typer.Option(help="Validate every epoch (slow on CPU; the last epoch always validates)")] = False,
     workers: Annotated[int, typer.Option(help="Data-loader workers")] = 2,
     lr0: Annotated[float | None, typer.Option(help="Initial learning rate (default: ultralytics')")] = None,
+    init_from_teacher: Annotated[Path | None, typer.Option(help="Start from the COCO teacher ONNX's dequantised weights (yolov8n)")] = None,
+    set_args: Annotated[list[str] | None, typer.Option("--set", help="Extra ultralytics train argument key=value (repeatable)")] = None,
     hours: Annotated[float | None, typer.Option(help="Train this long; the epoch count and schedule adapt to it")] = None,
 ) -> None:
     """Train frontage-n: from scratch (--model), fine-tune (--from), continue (--resume), in chunks (--chunk)."""
     if ctx.invoked_subcommand is not None:
         return
+    import yaml
+
     from detector.training.train import TrainOptions, train
+
+    extra = {}
+    for item in set_args or []:
+        if "=" not in item:
+            raise ValueError(f"--set wants key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        extra[key.strip()] = yaml.safe_load(value)
 
     if data is None and not resume:
         raise ValueError("--data is required (a data.yaml from `frontage dataset build`)")
@@ -91,7 +103,8 @@ def train_command(
         raise FileNotFoundError(f"dataset not found: {data}")
     run = train(TrainOptions(data=data, from_weights=from_weights, model_yaml=model, epochs=epochs, imgsz=imgsz,
                              batch=batch, device=device, project=project, name=name, resume=resume, chunk=chunk,
-                             val=val, workers=workers, lr0=lr0, hours=hours))
+                             val=val, workers=workers, lr0=lr0, hours=hours,
+                             init_from_teacher=init_from_teacher, extra=extra))
     typer.echo(f"run: {run}  (weights/last.pt, weights/best.pt)")
 
 
@@ -144,3 +157,60 @@ def export_command(
     entry = export_and_register(weights, imgsz=imgsz, dest=dest, version=version, metrics=metric_data, data=data,
                                 recipe=recipe, parent=parent, registry_path=registry_file or registry.REGISTRY, bump=bump)
     typer.echo(f"{entry['onnx']} version {entry['version']} sha256 {entry['onnx_sha256']}")
+
+
+@relearn_app.command("export")
+@_clean_errors
+def relearn_export(
+    service: Annotated[str, typer.Option(help="Case service base URL, e.g. http://127.0.0.1:8000")],
+    token: Annotated[str, typer.Option(help="Staff bearer token (operator or admin)", envvar="FRONTAGE_TOKEN")],
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("datasets/relearn"),
+    base: Annotated[Path | None, typer.Option(help="Base dataset data.yaml: replay sample + its val lists")] = Path("datasets/frontage/data.yaml"),
+    model: Annotated[Path | None, typer.Option(help="Current model (.pt/.onnx): labels for frames the service sends without boxes")] = None,
+    replay: Annotated[int, typer.Option(help="Base training images mixed in against forgetting")] = 300,
+    repeat: Annotated[int, typer.Option(help="Times each feedback frame appears in the train list")] = 3,
+    limit: Annotated[int, typer.Option(help="Most cases pulled")] = 1000,
+) -> None:
+    """Rejected cases -> hard negatives, confirmed cases -> positives; writes OUT/data.yaml for `frontage train --from`."""
+    from detector.training.relearn import (
+        CaseServiceClient,
+        ModelLabeller,
+        pull_samples,
+        write_relearn_dataset,
+    )
+
+    if base is not None and not base.exists():
+        typer.echo(f"note: base dataset {base} not found: no replay sample, val = the feedback frames", err=True)
+        base = None
+    if model is not None and not model.exists():
+        raise FileNotFoundError(f"model not found: {model}")
+    labeller = ModelLabeller(model) if model else None
+    try:
+        samples, stats = pull_samples(CaseServiceClient(service, token), labeller, limit=limit,
+                                      log=lambda m: typer.echo(m, err=True))
+    except (ConnectionError, PermissionError) as exc:
+        raise RuntimeError(str(exc)) from None
+    if not samples:
+        raise ValueError(f"no usable rejected or confirmed cases at {service} ({stats})")
+    data = write_relearn_dataset(samples, out, base_data=base, replay=replay, repeat=repeat)
+    typer.echo(f"{len(samples)} frames -> {data}; fine-tune with: frontage train --from models/frontage-n.pt --data {data} --epochs 3")
+
+
+@relearn_app.command("round")
+@_clean_errors
+def relearn_round_command(
+    model: Annotated[Path, typer.Option()] = Path("models/frontage-n.pt"),
+    data: Annotated[Path, typer.Option()] = Path("datasets/frontage/data.yaml"),
+    shared: Annotated[Path | None, typer.Option()] = None,
+    out: Annotated[Path, typer.Option()] = Path("runs/relearn_round"),
+    imgsz: Annotated[int, typer.Option()] = 320,
+    epochs: Annotated[int, typer.Option()] = 3,
+) -> None:
+    """Scripted round: false positives -> export -> fine-tune -> measure (see relearn_round.py)."""
+    from detector.training.relearn_round import run_round
+
+    for p in (model, data):
+        if not p.exists():
+            raise FileNotFoundError(f"not found: {p}")
+    result = run_round(model, data, out, shared, imgsz=imgsz, epochs=epochs, log=lambda m: typer.echo(m, err=True))
+    raise typer.Exit(0 if result["passed"] else 1)

@@ -82,7 +82,8 @@ def evaluate(weights: Path, data: Path, imgsz: int = 416, batch: int = 16, devic
             sub.write_text(yaml.safe_dump({"path": str(root), "train": str(list_path), "val": str(list_path),
                                            "names": dict(enumerate(names))}))
             metrics = model.val(data=str(sub), imgsz=imgsz, batch=batch, device=device, plots=False,
-                                save_json=False, verbose=False, workers=0, project=tmp, name="val")
+                                save_json=False, verbose=False, workers=0, project=tmp, name="val",
+                                rect=Path(weights).suffix == ".pt")  # an exported model has a fixed square input
         box = metrics.box
         per_class = {names[int(c)]: round(float(box.ap50[i]), 4) for i, c in enumerate(box.ap_class_index)}
         result["sources"][source] = {

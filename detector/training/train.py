@@ -41,7 +41,8 @@ class TrainOptions:
     close_mosaic: int = 3
     lr0: float | None = None
     hours: float | None = None  # train for this long: ultralytics re-fits the epoch count (and schedule) to it
-    extra: dict | None = None
+    init_from_teacher: Path | None = None  # COCO teacher ONNX: start from its dequantised weights (teacher_init)
+    extra: dict | None = None  # any other ultralytics train argument (e.g. warmup_epochs)
 
 
 def pick_device(device: str | None) -> str:
@@ -86,11 +87,15 @@ def train(opts: TrainOptions) -> Path:
         source = str(opts.from_weights) if opts.from_weights else opts.model_yaml
         if opts.from_weights and not Path(opts.from_weights).exists():
             raise FileNotFoundError(f"weights not found: {opts.from_weights}")
+        if opts.init_from_teacher and not opts.from_weights:
+            from detector.training.teacher_init import teacher_checkpoint
+
+            source = str(teacher_checkpoint(opts.init_from_teacher, run_dir(opts) / "teacher_init.pt"))
         model = YOLO(source, task="detect")
         overrides = {
             "data": str(opts.data), "epochs": opts.epochs, "imgsz": opts.imgsz, "batch": opts.batch,
             "device": device, "project": str(Path(opts.project).resolve()), "name": opts.name, "exist_ok": True,
-            "plots": False, "amp": device != "cpu", "pretrained": bool(opts.from_weights), "workers": opts.workers,
+            "plots": False, "amp": device != "cpu", "pretrained": source.endswith(".pt"), "workers": opts.workers,
             "val": opts.val, "cache": opts.cache, "seed": opts.seed, "deterministic": False,
             "patience": opts.patience, "close_mosaic": opts.close_mosaic, "verbose": True,
         }
