@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.db.models import User
 from api.security import Passwords
 from api.web.context import DbDep, PageDep, safe_next
-from api.web.security import check_csrf, client_ip, new_session
+from api.web.security import client_ip, new_session
 
 router = APIRouter()
 
@@ -36,7 +36,8 @@ def login_form(page: PageDep, next: str | None = None) -> Response:
 def login(page: PageDep, db: DbDep, username: Annotated[str, Form(max_length=100)] = "",
           password: Annotated[str, Form(max_length=1000)] = "", csrf_token: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/queue") -> Response:
-    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
     limiter = page.state.limiter
     ip = client_ip(page.request)
     wait = limiter.locked_for(username, ip)
@@ -69,7 +70,8 @@ def login(page: PageDep, db: DbDep, username: Annotated[str, Form(max_length=100
 
 @router.post("/logout", include_in_schema=False)
 def logout(page: PageDep, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
     page.session = new_session(None)
     page.new_cookie = True
     return page.redirect("/login?bye=1")

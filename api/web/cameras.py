@@ -18,7 +18,7 @@ from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Role, Z
 from api.routes.cases import evidence_response
 from api.seed import apply_zones
 from api.web.context import DbDep, Page, StaffPage
-from api.web.security import apply_security_headers, check_csrf
+from api.web.security import apply_security_headers
 from detector.categories import ALL_CATEGORIES
 from detector.zones.schema import ZoneKind, ZonesFile, ZonesFileError, parse_zones
 
@@ -123,7 +123,8 @@ def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
 @router.post("/cameras/{camera_id}/zones", include_in_schema=False)
 def save_zones(camera_id: int, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
                csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
     camera = _camera(db, camera_id)
     assert page.user is not None
     if page.user.role not in ZONE_EDITORS:

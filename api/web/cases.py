@@ -15,7 +15,6 @@ from api.db.models import Case, CaseEvent, CaseState, Evidence
 from api.routes.cases import _act, evidence_response
 from api.schemas.cases import ActionRequest
 from api.web.context import DbDep, StaffPage, safe_next
-from api.web.security import check_csrf
 from api.workflow import Action, TransitionError, allowed_actions, role_may
 
 router = APIRouter()
@@ -65,7 +64,8 @@ def case_action(case_id: int, page: StaffPage, db: DbDep, action: Annotated[str,
                 csrf_token: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=2000)] = "",
                 version: Annotated[str, Form(max_length=20)] = "",
                 next: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
     case = _case(db, case_id)
     back = safe_next(next, f"/cases/{case_id}")
     sep = "&" if "?" in back else "?"

@@ -26,6 +26,7 @@ from api.web.security import (
     WebSecuritySettings,
     WebSession,
     apply_security_headers,
+    check_csrf,
     new_session,
     set_session_cookie,
     web_settings_from_env,
@@ -108,6 +109,14 @@ class Page:
             else:
                 query[k] = str(v)
         return (_path or self.request.url.path) + ("?" + urlencode(query) if query else "")
+
+    def csrf_refused(self, submitted: str | None) -> Response | None:
+        """None when the form's CSRF token matches this browser's session; else a 403 page saying what to do."""
+        try:
+            check_csrf(None if self.new_cookie else self.session, submitted)
+        except HTTPException:
+            return self.render("error.html", status_code=403, title="403", message=self.t("error.csrf"))
+        return None
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = TEMPLATES.get_template(template).render(page=self, t=self.t, lang=self.lang, user=self.user,

@@ -17,7 +17,6 @@ from api.evidence import EvidenceError, check_file, store
 from api.routes.cases import evidence_response
 from api.routes.merchants import _VISIBLE as MERCHANT_VISIBLE
 from api.web.context import DbDep, Page, PageDep
-from api.web.security import check_csrf
 from api.workflow import Action, TransitionError, Workflow
 
 router = APIRouter()
@@ -84,7 +83,8 @@ async def merchant_fixed(token: str, case_id: int, page: PageDep, db: DbDep,
                          csrf_token: Annotated[str, Form()] = "",
                          note: Annotated[str, Form(max_length=2000)] = "",
                          photo: Annotated[UploadFile | None, File()] = None) -> Response:
-    check_csrf(None if page.new_cookie else page.session, csrf_token)
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
     settings = page.request.app.state.settings
     data = await photo.read(settings.evidence_max_bytes + 1) if photo is not None and photo.filename else b""
 
