@@ -32,6 +32,7 @@ class Context:
     device: str = "cpu"
     command: str = ""
     log: Any = print  # progress lines (stderr)
+    clip_s: float = 20.0  # length of generated source clips
 
 
 @dataclass

@@ -31,6 +31,7 @@ os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / "var" / "ultralytics"))
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "var" / "matplotlib"))
 
 from bench.common import (  # noqa: E402
+    RESULTS,
     BenchError,
     BenchResult,
     Context,
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (the gpu benchmark needs cuda)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--no-table", action="store_true", help="do not rewrite the table in BENCHMARKS.md")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="results file (default var/bench/results.json)")
+    parser.add_argument("--clip-seconds", type=float, default=20.0,
+                        help="length of the generated source clips (decode; shorter only for smoke tests)")
     args = parser.parse_args(argv)
     if args.list:
         for name, (_, text) in BENCHMARKS.items():
@@ -75,11 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = "python bench/run.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    results = load_results()
+    results = load_results(args.results)
     failed = 0
     for name in names:
         module_name, _ = BENCHMARKS[name]
-        ctx = Context(quick=args.quick, device=args.device, command=command.strip(), log=log)
+        ctx = Context(quick=args.quick, device=args.device, command=command.strip(), log=log,
+                      clip_s=args.clip_seconds)
         log(f"{name}: start ({'quick' if args.quick else 'full'})")
         started = time.perf_counter()
         result = BenchResult(name=name, rows=[], machine=machine(), date=now_iso(), command=ctx.command,
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         result.seconds = round(time.perf_counter() - started, 1)
         result.machine = {**result.machine, "load_avg_1m_end": machine()["load_avg_1m"]}
         results[name] = result
-        save_results(results)
+        save_results(results, args.results)
         for row in result.rows:
             ratio = f"{row.ratio:.2f}x" if row.ratio else "-"
             log(f"{name}: {row.what}: {row.project} vs {row.baseline} {row.unit} ({ratio})")
