@@ -1,18 +1,27 @@
 """The web pages: operator console (login, queue, case page, cameras and zone editor, dashboard) and the
 merchant page ``/m/{token}``. Server-rendered Jinja2, one small script and one stylesheet under /static.
 
-`api.main.create_app` includes `router` when this package exists.
+`api.main.create_app` includes `router` and calls `setup` when this package exists, so ``frontage serve``
+(or ``frontage demo``) serves the pages: open ``http://127.0.0.1:8000/login``. Merchants open the link in
+their notice, ``{public_url}/m/<token>``.
+
+Settings beyond the service's own (``FRONTAGE_*``): ``FRONTAGE_WEB_COOKIE_SECURE=1`` behind TLS,
+``FRONTAGE_WEB_SESSION_TTL_S``, ``FRONTAGE_WEB_LOGIN_MAX_FAILURES``, ``FRONTAGE_WEB_LOGIN_WINDOW_S``,
+``FRONTAGE_WEB_LOGIN_LOCKOUT_S``, ``FRONTAGE_WEB_IP_MAX_FAILURES``, ``FRONTAGE_WEB_USER_MAX_FAILURES``
+(see `api.web.security.WebSecuritySettings`) and ``FRONTAGE_WEB_DISPLAY_TZ`` (default Asia/Shanghai).
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from api.web import auth, cameras, cases, dashboard, merchant, queue
+from api.web.context import build_state
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -36,3 +45,8 @@ def static(name: str) -> Response:
 
 for _module in (auth, queue, cases, cameras, dashboard, merchant):
     router.include_router(_module.router)
+
+
+def setup(app: Any) -> None:
+    """Called by `api.main.create_app`: build the session signer and login limiter once, up front."""
+    app.state.web = build_state(app)

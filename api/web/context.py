@@ -47,21 +47,24 @@ class WebState:
     tz: Any
 
 
+def build_state(app: Any) -> WebState:
+    """The web layer's objects for one app (``app.state.web_settings`` overrides the environment)."""
+    settings: WebSecuritySettings = getattr(app.state, "web_settings", None) or web_settings_from_env()
+    try:
+        tz: Any = ZoneInfo(getattr(app.state, "web_display_tz", None) or _env_tz())
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    return WebState(settings=settings, cookies=SessionCookies(app.state.settings.secret_key, settings.session_ttl_s),
+                    limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
+                                         settings.login_lockout_s, settings.ip_max_failures,
+                                         settings.user_max_failures),
+                    tz=tz)
+
+
 def web_state(request: Request) -> WebState:
     state: WebState | None = getattr(request.app.state, "web", None)
-    if state is None:
-        settings: WebSecuritySettings = getattr(request.app.state, "web_settings", None) or web_settings_from_env()
-        try:
-            tz: Any = ZoneInfo(getattr(request.app.state, "web_display_tz", None) or _env_tz())
-        except (ZoneInfoNotFoundError, ValueError):
-            tz = UTC
-        state = WebState(settings=settings,
-                         cookies=SessionCookies(request.app.state.settings.secret_key, settings.session_ttl_s),
-                         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
-                                              settings.login_lockout_s, settings.ip_max_failures,
-                                              settings.user_max_failures),
-                         tz=tz)
-        request.app.state.web = state
+    if state is None:  # an app that did not call `api.web.setup` (setup makes it once, before any request)
+        state = request.app.state.web = build_state(request.app)
     return state
 
 
