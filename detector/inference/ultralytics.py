@@ -39,8 +39,7 @@ class UltralyticsBackend:
         self.min_conf = float(min([cfg.conf, *cfg.class_conf.values()]))
         self.name = path.stem
         ckpt = getattr(self.model, "ckpt", None) or {}
-        meta = getattr(getattr(self.model.predictor, "model", None), "metadata", None) or {}
-        self.version = str(ckpt.get("version") or meta.get("version") or "unknown")
+        self.version = str(ckpt.get("version") or _onnx_version(path) or "unknown")
         self.sha256 = file_sha256(path)
         # Static-shape exports (ONNX/OpenVINO with batch 1) cannot take a list in one run.
         self.static_batch = path.suffix.lower() == ".onnx" or path.is_dir()
@@ -68,3 +67,18 @@ class UltralyticsBackend:
         for start in range(0, len(images), step):
             results += self._predict(images[start : start + step])
         return results
+
+
+def _onnx_version(path: Path) -> str | None:
+    """The exporter's version from ONNX metadata (YOLO() exposes it only after the first predict)."""
+    if path.suffix.lower() != ".onnx":
+        return None
+    try:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        meta = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).get_modelmeta()
+        return meta.custom_metadata_map.get("version")
+    except Exception:  # metadata is informative only
+        return None

@@ -83,7 +83,7 @@ def test_onnxruntime_and_ultralytics_agree(coco_model: Path, ort_backend: OnnxRu
     pytest.importorskip("ultralytics", reason="the ultralytics backend needs the train extra")
     ul = load_backend(ModelConfig(path=str(coco_model), backend="ultralytics"))
     assert ul.backend == "ultralytics" and ul.class_names == ort_backend.class_names
-    assert ul.sha256 == ort_backend.sha256
+    assert ul.sha256 == ort_backend.sha256 and ul.version == ort_backend.version == "8.4.115"
     ours, theirs = ort_results, ul.infer(frames)
     total = sum(len(d) for d in theirs)
     assert total >= 20, "too few detections to compare"
