@@ -199,7 +199,7 @@ class EdgeRuntime:
         self._next_model_check = time.monotonic() + self.cfg.model_check_s
         from detector import metrics
 
-        self.outbox = Outbox(self.cfg.outbox, on_depth=metrics.OUTBOX_DEPTH.set)
+        self.outbox = Outbox(self.cfg.outbox, on_depth=metrics.OUTBOX_DEPTH.set, on_dead=metrics.OUTBOX_DEAD.set)
         if self.cfg.metrics_port:
             metrics.start_metrics_server(self.cfg.metrics_port)
         key = self.cfg.key()
@@ -226,7 +226,11 @@ class EdgeRuntime:
             log.info("edge %s running: %d camera(s), model %s, outbox %s", self.cfg.device_id, len(self.feeds),
                      self.backend.name, self.cfg.outbox)
             by_id = {feed.id: feed for feed in self.feeds}
+            next_health = time.monotonic() + 10.0
             while not self._stop.is_set():
+                if time.monotonic() >= next_health:
+                    next_health = time.monotonic() + 30.0
+                    self._log_health()
                 if self.maybe_reload_model():
                     self.batcher.backend = self.backend
                 active = [feed for feed in self.feeds if not feed.done]
@@ -238,6 +242,13 @@ class EdgeRuntime:
             for feed in self.feeds:
                 feed.close()
         return self._finish()
+
+    def _log_health(self) -> None:
+        """One line per live camera that is down (they reconnect by themselves; this says why they are down)."""
+        for feed in self.feeds:
+            stats = getattr(feed.live, "stats", None)
+            if stats is not None and not stats.healthy and not feed.done:
+                log.warning("camera %s is down (%d reconnects): %s", feed.id, stats.reconnects, stats.last_error)
 
     def _handle(self, feed: CameraFeed, frame: Frame, detections: Detections) -> None:
         feed.stats["frames"] += 1

@@ -62,7 +62,7 @@ class OutboxItem:
 class Outbox:
     """Thread-safe handle on the outbox database (one connection, serialised by a lock)."""
 
-    def __init__(self, path: str | Path, on_depth: object = None) -> None:
+    def __init__(self, path: str | Path, on_depth: object = None, on_dead: object = None) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,8 @@ class Outbox:
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"{self.path}: cannot open the outbox database ({exc})") from None
         self._lock = threading.Lock()
-        self._on_depth = on_depth  # callable(depth) for the metrics gauge
+        self._on_depth = on_depth  # callable(pending count) for the metrics gauge
+        self._on_dead = on_dead  # callable(dead count)
         self._report_depth()
 
     def close(self) -> None:
@@ -83,6 +84,8 @@ class Outbox:
     def _report_depth(self) -> None:
         if callable(self._on_depth):
             self._on_depth(self.depth())
+        if callable(self._on_dead):
+            self._on_dead(self.counts()["dead"])
 
     def put(self, event: ViolationEvent, files: dict[str, str | Path] | None = None) -> bool:
         """Record an event (committed on return). False when its idempotency key is already there."""

@@ -165,3 +165,15 @@ def test_sigkill_mid_delivery_loses_nothing(tmp_path: Path, receiver: EventRecei
     assert "drained" in out.stdout, out.stderr
     assert len(receiver.unique_keys) == n  # nothing lost
     assert receiver.total_posts <= n + 1  # at most the one request in flight at the kill was repeated
+
+
+def test_depth_and_dead_metrics(tmp_path: Path) -> None:
+    from detector import metrics
+
+    box = Outbox(tmp_path / "m.db", on_depth=metrics.OUTBOX_DEPTH.set, on_dead=metrics.OUTBOX_DEAD.set)
+    box.put(event(0))
+    box.put(event(1))
+    assert b"frontage_outbox_depth 2.0" in metrics.render()
+    item = box.due()[0]
+    box.mark_dead(item.id, "HTTP 400: bad")
+    assert b"frontage_outbox_depth 1.0" in metrics.render() and b"frontage_outbox_dead 1.0" in metrics.render()
