@@ -172,6 +172,8 @@ def test_merchant_reports_a_fix_on_a_phone(browser, web_server: WebServer, artif
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(artifacts_dir / "merchant-before.png"), full_page=True)
         card.locator("input[type=file]").set_input_files(str(jpeg_photo(tmp_path / "after.jpg")))
+        expect(card.locator("img.preview")).to_be_visible()  # the chosen photo, shown before sending
+        page.screenshot(path=str(artifacts_dir / "merchant-photo-chosen.png"), full_page=True)
         card.locator("textarea[name=note]").fill("自行车已移走")
         card.locator("button.primary").click()
         expect(page.locator(".flash")).to_contain_text("已收到您的整改上报")

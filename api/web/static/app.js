@@ -250,7 +250,24 @@
     render();
   }
 
+  /* ----- merchant page: show the chosen photo before sending it ----- */
+  function initPhotoPreview() {
+    $all("input[type=file][data-preview]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var img = $(input.getAttribute("data-preview"));
+        if (!img) return;
+        if (input.files && input.files[0]) {
+          img.src = URL.createObjectURL(input.files[0]);
+          img.hidden = false;
+        } else {
+          img.hidden = true;
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    initPhotoPreview();
     initQueue();
     initCase();
     initZones();
