@@ -76,3 +76,33 @@ def test_full_disk_keeps_what_was_written(tmp_path: Path, caplog: pytest.LogCapt
         refs, _ = write(writer)
     assert [r.name for r in refs] == ["frame.jpg"]
     assert "No space left on device" in caplog.text
+
+
+def test_event_still_goes_out_when_evidence_cannot_be_written(tmp_path: Path) -> None:
+    """Scripted detections through the per-camera analyzer; the evidence folder cannot be created."""
+    from datetime import UTC, datetime, timedelta
+
+    from detector.classmap import ClassMap
+    from detector.detections import Detections
+    from detector.events import ModelInfo
+    from detector.frames import Frame
+    from detector.pipeline.analyzer import CameraAnalyzer
+    from detector.uplink import Outbox
+    from detector.zones.schema import parse_zones
+
+    zones = parse_zones({"camera": "cam-01", "defaults": {"dwell_s": 2, "clear_s": 2},
+                         "zones": [{"id": "z-a", "kind": "sidewalk", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                                    "forbid": ["exposed_garbage"]}]})
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    analyzer = CameraAnalyzer("cam-01", zones, ClassMap.from_dict({"classes": {"trash_bag": "exposed_garbage"}}),
+                              ModelInfo(name="m", version="1"), evidence=EvidenceWriter(blocker / "ev"), clip_s=3)
+    bag = Detections(xyxy=BOXES, confidence=np.array([0.7], np.float32), class_id=np.array([0]),
+                     class_names=("trash_bag",))
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    emitted = [e for t in range(4) for e in analyzer.process(Frame("cam-01", scene(), float(t), t0 + timedelta(seconds=t)), bag)]
+    (started,) = emitted
+    assert started.event.type == "violation_started" and started.event.evidence == [] and started.files == {}
+    assert started.event.detections[0].box == pytest.approx([200 / 480, 200 / 360, 260 / 480, 300 / 360])
+    box = Outbox(tmp_path / "o.db")
+    assert box.put(started.event, started.files) and box.depth() == 1
