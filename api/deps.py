@@ -44,7 +44,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that got 200 reads its own write
+# next, and a failing commit becomes an error response instead of a lost write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:

@@ -132,6 +132,7 @@ def test_missed_deadline_escalates_through_three_levels_once_each(live):
         # The camera still sees it: city enforcement acts, a recheck closes it.
         r = http.post(f"/api/v1/cases/{case_id}/actions/feedback", json={"note": "fined"}, headers=world.auth(
             "enforcement_city"))
+        assert r.status_code == 200, r.text
         assert r.json()["case"]["state"] == "recheck"
         assert http.post(f"/api/v1/cases/{case_id}/actions/close", headers=op).json()["case"]["state"] == "closed"
         http.post("/api/v1/admin/scheduler/run", headers=admin)
