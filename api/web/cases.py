@@ -5,7 +5,6 @@ the case service's own action path (`api.routes.cases._act` -> `api.workflow`).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import Response
@@ -46,12 +45,7 @@ def case_page(case_id: int, page: StaffPage, db: DbDep) -> Response:
     if case.merchant_id is not None:
         history = list(db.scalars(select(Case).where(Case.merchant_id == case.merchant_id, Case.id != case.id)
                                   .order_by(Case.created_at.desc(), Case.id.desc()).limit(10)).unique())
-    q = page.request.query_params
-    flash, flash_kind = None, "ok"
-    if q.get("done"):
-        flash = page.t("case.done", steps=", ".join(page.t.action(a) for a in q["done"].split(",")[:5]))
-    elif q.get("error"):
-        flash, flash_kind = page.t("case.conflict", detail=q["error"][:300]), "error"
+    flash, flash_kind = page.read_flash()
     return page.render("case.html", case=case, actions=actions, evidence=evidence, events=events,
                        history=history, flash=flash, flash_kind=flash_kind,
                        frames=[e for e in evidence if e.kind in ("frame", "photo") and e.purged_at is None],
@@ -68,11 +62,11 @@ def case_action(case_id: int, page: StaffPage, db: DbDep, action: Annotated[str,
         return refused
     case = _case(db, case_id)
     back = safe_next(next, f"/cases/{case_id}")
-    sep = "&" if "?" in back else "?"
     try:
         act = Action(action)
     except ValueError:
-        return page.redirect(back + sep + urlencode({"error": f"unknown action '{action[:40]}'"}))
+        return page.redirect(page.with_flash(back, page.t("case.conflict", detail=f"unknown action '{action[:40]}'"),
+                                             "error"))
     assert page.user is not None
     try:
         result = _act(page.request, db, page.request.app.state.settings, page.now(), page.user, case, act,
@@ -80,14 +74,16 @@ def case_action(case_id: int, page: StaffPage, db: DbDep, action: Annotated[str,
                                     version=int(version) if version.isdigit() else None))
     except TransitionError as exc:
         db.rollback()
-        return page.redirect(back + sep + urlencode({"error": exc.detail}))
+        return page.redirect(page.with_flash(back, page.t("case.conflict", detail=exc.detail), "error"))
     except HTTPException as exc:
         db.rollback()
         if exc.status_code == 403:
-            return page.redirect(back + sep + urlencode({"error": page.t("error.forbidden")}))
+            return page.redirect(page.with_flash(back, page.t("case.conflict", detail=page.t("error.forbidden")),
+                                                 "error"))
         raise
     db.commit()  # before the redirect is followed: the next page must see the new state
-    return page.redirect(back + sep + urlencode({"done": ",".join(a for a, _ in result.steps)}))
+    done = page.t("case.done", steps=", ".join(page.t.action(a) for a, _ in result.steps))
+    return page.redirect(page.with_flash(back, f"#{case.id} {done}"))
 
 
 @router.get("/cases/{case_id}/next", include_in_schema=False)

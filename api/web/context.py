@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,7 @@ class WebState:
     cookies: SessionCookies
     limiter: LoginLimiter
     tz: Any
+    flashes: URLSafeTimedSerializer
 
 
 def build_state(app: Any) -> WebState:
@@ -58,7 +60,7 @@ def build_state(app: Any) -> WebState:
                     limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
                                          settings.login_lockout_s, settings.ip_max_failures,
                                          settings.user_max_failures),
-                    tz=tz)
+                    tz=tz, flashes=URLSafeTimedSerializer(app.state.settings.secret_key, salt="frontage-web-flash"))
 
 
 def web_state(request: Request) -> WebState:
@@ -112,6 +114,23 @@ class Page:
             else:
                 query[k] = str(v)
         return (_path or self.request.url.path) + ("?" + urlencode(query) if query else "")
+
+    def with_flash(self, url: str, message: str, kind: str = "ok") -> str:
+        """``url`` carrying a signed one-off message: a crafted link cannot put words on our pages."""
+        token = self.state.flashes.dumps({"k": kind, "m": message[:500]})
+        return url + ("&" if "?" in url else "?") + urlencode({"flash": token})
+
+    def read_flash(self) -> tuple[str | None, str]:
+        token = self.request.query_params.get("flash")
+        if not token:
+            return None, "ok"
+        try:
+            data = self.state.flashes.loads(token, max_age=600)
+        except BadSignature:  # includes expired
+            return None, "ok"
+        if not isinstance(data, dict):
+            return None, "ok"
+        return str(data.get("m") or "") or None, "error" if data.get("k") == "error" else "ok"
 
     def csrf_refused(self, submitted: str | None) -> Response | None:
         """None when the form's CSRF token matches this browser's session; else a 403 page saying what to do."""

@@ -118,20 +118,17 @@ def home() -> Response:
 @router.get("/queue", include_in_schema=False)
 def queue(page: StaffPage, db: DbDep) -> Response:
     ctx = _rows_context(page, db)
+    flash, flash_kind = page.read_flash()
     return page.render(
         "queue.html", active="queue", states=[s.value for s in CaseState],
         categories=[c.value for c in ALL_CATEGORIES],
         roads=list(db.scalars(select(Road).order_by(Road.name))),
         cameras=list(db.scalars(select(Camera).order_by(Camera.code)).unique()),
         merchants=list(db.scalars(select(Merchant).order_by(Merchant.name).limit(500))),
-        sorts=SORTS, flash=_flash(page), **ctx)
+        sorts=SORTS, flash=flash, flash_kind=flash_kind, **ctx)
 
 
 @router.get("/queue/rows", include_in_schema=False)
 def queue_rows(page: StaffPage, db: DbDep) -> Response:
     return page.render("_queue_rows.html", **_rows_context(page, db))
 
-
-def _flash(page: Page) -> str | None:
-    done = page.request.query_params.get("done")
-    return page.t("case.done", steps=", ".join(page.t.action(a) for a in done.split(",")[:5])) if done else None

@@ -65,19 +65,21 @@ def test_stale_or_illegal_action_is_explained_not_applied(web_server: WebServer)
     client, csrf = form_client(web_server, "op")
     case_id = web_server.cases["bystander"]
     r = client.post(f"/cases/{case_id}/action", data={"action": "confirm", "version": "999", "csrf_token": csrf})
-    assert r.status_code == 303 and "error=" in r.headers["location"]
+    assert r.status_code == 303 and "flash=" in r.headers["location"]
     page = client.get(r.headers["location"]).text
     assert "无法执行" in page and "reload" in page
     r = client.post(f"/cases/{case_id}/action", data={"action": "close", "csrf_token": csrf})
-    assert "error=" in r.headers["location"]
+    assert "flash=" in r.headers["location"]
     r = client.post(f"/cases/{case_id}/action", data={"action": "explode", "csrf_token": csrf})
-    assert "error=" in r.headers["location"]
+    assert "flash=" in r.headers["location"]
     assert web_server.case_state("bystander") == "detected"
     # An operator may not escalate (supervisors do): refused with a message, nothing changes.
     r = client.post(f"/cases/{web_server.cases['merchant_other']}/action",
                     data={"action": "escalate", "csrf_token": csrf})
-    assert "error=" in r.headers["location"]
+    assert "flash=" in r.headers["location"]
     assert client.get(f"/cases/{999999}").status_code == 404
+    # Messages ride in the URL signed: a crafted link cannot put its own words on the page.
+    assert "Call 110-EVIL" not in client.get(f"/cases/{case_id}?flash=Call+110-EVIL").text
 
 
 def test_logout_ends_the_session(web_server: WebServer) -> None:
