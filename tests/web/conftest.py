@@ -245,8 +245,24 @@ def context(browser: Any, web_server: WebServer) -> Iterator[Any]:
     ctx = browser.new_context(base_url=web_server.base_url, viewport={"width": 1366, "height": 900},
                               locale="zh-CN", timezone_id="Asia/Shanghai")
     ctx.set_default_timeout(15_000)
+    problems = watch_problems(ctx)
     yield ctx
     ctx.close()
+    assert not problems, problems
+
+
+def watch_problems(ctx: Any) -> list[str]:
+    """Collect script errors and CSP violations of every page of ``ctx`` (the test asserts none)."""
+    problems: list[str] = []
+
+    def watch(page: Any) -> None:
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                if msg.type == "error" and ("Content Security Policy" in msg.text or "Uncaught" in msg.text)
+                else None)
+
+    ctx.on("page", watch)
+    return problems
 
 
 def login(page: Any, username: str, password: str = PASSWORD, next_path: str = "/queue") -> None:

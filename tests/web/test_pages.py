@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from api.db.models import Case, Zone
 from detector.zones.schema import parse_zones
-from tests.web.conftest import WebServer, jpeg_photo, login
+from tests.web.conftest import WebServer, jpeg_photo, login, watch_problems
 
 pytestmark = pytest.mark.browser
 
@@ -159,6 +159,7 @@ def test_merchant_reports_a_fix_on_a_phone(browser, web_server: WebServer, artif
                                            tmp_path: Path) -> None:
     ctx = browser.new_context(base_url=web_server.base_url, viewport={"width": 390, "height": 844},
                               device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
+    problems = watch_problems(ctx)
     try:
         page = ctx.new_page()
         token = web_server.merchant_tokens["m-004"]
@@ -183,6 +184,7 @@ def test_merchant_reports_a_fix_on_a_phone(browser, web_server: WebServer, artif
         with web_server.db() as s:
             case = s.get(Case, web_server.cases["merchant_fix"])
             assert case.state == "merchant_reported_fixed" and case.merchant_note == "自行车已移走"
+        assert not problems, problems
     finally:
         ctx.close()
 
