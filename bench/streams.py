@@ -6,9 +6,13 @@ outbox). The cameras are the generated street clip played in real time and loope
 loop: true``), or the same clip served by the GStreamer RTSP server (``tests/helpers/rtsp_server.py``).
 
 "On time", per camera, over the measured window (after a warm-up): it got at least 90% of its analysis
-frames (nothing starved) and no analysed frame was more than 2 s late. Lateness of a frame = when its
+frames, and at most one missing (nothing starved) and no analysed frame was more than 2 s late. Lateness of a frame = when its
 result reached the rules minus when the camera played it (file cameras: the camera's start + media time;
-the camera's smallest lateness, the time it took to open, is taken off).
+the camera's smallest lateness, the time it took to open, is taken off; RTSP cameras stamp frames when
+they are decoded, so there lateness starts at decode).
+
+Two scenes: the busy street (people walking all the time: every analysed frame has motion, the gate never
+skips) and the quiet street (the same street frozen, only sensor noise: what motion gating is for).
 
 The edge loop is measured as is; the only hook is a subclass that records when each result reaches the rules
 (``_handle``), and, for the "keyframe-only decode off" variant, ``LiveCamera`` with ``keyframes_only=False``
@@ -142,7 +146,8 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
         worst[cam] = max(window) if window else float("inf")
     expected = window_s * 1.0
     cams = [f"cam-{i:03d}" for i in range(n)]
-    starved = [c for c in cams if counts.get(c, 0) < MIN_SHARE * expected]
+    # a window of k seconds holds k or k-1 analysis instants depending on phase: allow one missing frame
+    starved = [c for c in cams if counts.get(c, 0) < expected - max(1.0, (1 - MIN_SHARE) * expected)]
     too_late = [c for c in cams if worst.get(c, float("inf")) > LATE_S]
     result = {
         "n": n, "gating": gating, "keyframes_only_requested": keyframes, "window_s": round(t1 - t0, 1),
@@ -162,8 +167,9 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
     return result
 
 
-def find_capacity(urls: list[str], candidates: list[int], ctx: Context, **kw: Any) -> tuple[int, list[dict[str, Any]]]:
-    """Largest N in ``candidates`` (ascending) that is on time: doubling, then bisection between the last two."""
+def find_capacity(urls: list[str], candidates: list[int], ctx: Context, bisect_steps: int = 2,
+                  **kw: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Largest on-time N: up ``candidates`` (ascending) until one fails, then a few bisection steps."""
     probes: list[dict[str, Any]] = []
     good = 0
     bad: int | None = None
@@ -175,8 +181,10 @@ def find_capacity(urls: list[str], candidates: list[int], ctx: Context, **kw: An
         else:
             bad = n
             break
-    while bad is not None and bad - good > max(2, good // 8) and not ctx.quick:
-        mid = (good + bad) // 2
+    for _ in range(bisect_steps if not ctx.quick else 0):
+        if bad is None or bad - good <= max(2, good // 8):
+            break
+        mid = (good + bad) // 2 if good else max(1, bad // 2)
         r = probe(mid, urls, log=ctx.log, **kw)
         probes.append(r)
         if r["on_time"]:
@@ -186,54 +194,67 @@ def find_capacity(urls: list[str], candidates: list[int], ctx: Context, **kw: An
     return good, probes
 
 
+def _probe_at(probes: list[dict[str, Any]], n: int, urls: list[str], ctx: Context, **kw: Any) -> dict[str, Any]:
+    return next((p for p in probes if p["n"] == n), None) or probe(n, urls, log=ctx.log, **kw)
+
+
 def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
     logging.getLogger("frontage").setLevel(logging.WARNING)
-    clip_1s = str(street_clip(1.0))
-    clip_4s = str(street_clip(4.0))
+    busy = str(street_clip(1.0))
+    quiet = str(street_clip(1.0, quiet=True))
     details: dict[str, Any] = {"late_s": LATE_S, "min_share": MIN_SHARE}
     rows: list[Row] = []
     if ctx.quick:
-        kw = {"warmup_s": 4.0, "window_s": 10.0}
+        kw = {"warmup_s": 3.0, "window_s": 8.0}
         ladder = [4]
     else:
-        kw = {"warmup_s": 8.0, "window_s": 25.0}
+        kw = {"warmup_s": 6.0, "window_s": 20.0}
         ladder = [8, 16, 32, 48, 64, 96]
-    cap, probes = find_capacity([clip_1s], ladder, ctx, **kw)
-    details["files_gop1"] = {"capacity": cap, "probes": probes}
-    at = max(cap, ladder[0])
-    base = next(p for p in probes if p["n"] == at)
+    cap_busy, probes_busy = find_capacity([busy], ladder, ctx, **kw)
+    details["busy_gop1"] = {"capacity": cap_busy, "probes": probes_busy}
+    cap_quiet, probes_quiet = find_capacity([quiet], [n for n in ladder if n >= cap_busy] or ladder, ctx, **kw)
+    details["quiet_gop1"] = {"capacity": cap_quiet, "probes": probes_quiet}
+    n_busy, n_quiet = max(cap_busy, ladder[0]), max(cap_quiet, ladder[0])
+    base_busy = _probe_at(probes_busy, n_busy, [busy], ctx, **kw)
+    base_quiet = _probe_at(probes_quiet, n_quiet, [quiet], ctx, **kw)
+    for scene, cap, base, n in (("busy street", cap_busy, base_busy, n_busy), ("quiet street", cap_quiet, base_quiet, n_quiet)):
+        share = base["frames_skipped_by_gate"] / max(1, base["frames_skipped_by_gate"] + base["frames_inferred"])
+        rows.append(Row(
+            what=f"streams per box on time (1 frame/s each, lag < 2 s, none starved), {scene}, 1 s GOP, looped files",
+            project=float(cap), baseline=None, unit="streams", target=">= 40", met=cap >= 40,
+            project_label=f"{base['cpu_per_stream']:.3f} cores/stream at N={n}, gate skipped {share:.0%}",
+            note=("quick: only N in " + str(ladder)) if ctx.quick else ""))
     variants = {"keyframe-only decode off": {"keyframes": False}, "motion gating off": {"gating": False},
                 "both off": {"keyframes": False, "gating": False}}
     if ctx.quick:  # a minute: only the two single switches
         variants.pop("both off")
     for name, opts in variants.items():
-        details[f"files_gop1_{name}"] = v = probe(at, [clip_1s], log=ctx.log, **opts, **kw)
-        rows.append(Row(what=f"CPU per stream at N={at} (1 s GOP): {name}", project=base["cpu_per_stream"],
-                        baseline=v["cpu_per_stream"], unit="cores", higher_is_better=False,
-                        project_label="as shipped", baseline_label=f"{name}, on time: {v['on_time']}",
-                        note=f"lateness p99 {v['lateness_p99_s']} s"))
+        details[f"quiet_gop1_{name}"] = v = probe(n_quiet, [quiet], log=ctx.log, **opts, **kw)
+        rows.append(Row(what=f"CPU per stream, quiet street, N={n_quiet}, 1 s GOP: as shipped vs {name}",
+                        project=base_quiet["cpu_per_stream"], baseline=v["cpu_per_stream"], unit="cores",
+                        higher_is_better=False, project_label=f"as shipped, on time: {base_quiet['on_time']}",
+                        baseline_label=f"{name}, on time: {v['on_time']}",
+                        note=f"lateness p99 {v['lateness_p99_s']} s, fewest frames per camera "
+                             f"{v['analysed_per_cam_min']}/{v['expected_per_cam']:.0f}"))
     if not ctx.quick:
-        details["files_gop4"] = g4 = probe(at, [clip_4s], log=ctx.log, **kw)
-        rows.append(Row(what=f"CPU per stream at N={at}, 4 s GOP (decode-and-drop, auto)", project=g4["cpu_per_stream"],
-                        baseline=base["cpu_per_stream"], unit="cores", higher_is_better=False,
-                        project_label=f"4 s GOP, on time: {g4['on_time']}", baseline_label="1 s GOP"))
+        details["busy_gop4"] = g4 = probe(n_busy, [str(street_clip(4.0))], log=ctx.log, **kw)
+        rows.append(Row(what=f"CPU per stream, busy street, N={n_busy}: 4 s GOP (decode-and-drop, chosen automatically)",
+                        project=base_busy["cpu_per_stream"], baseline=g4["cpu_per_stream"], unit="cores",
+                        higher_is_better=False, project_label="1 s GOP (keyframes only)",
+                        baseline_label=f"4 s GOP, on time: {g4['on_time']}"))
         try:
             from tests.helpers.rtsp_server import RtspServer, rtsp_server_available
 
             ok, why = rtsp_server_available()
             if not ok:
                 raise BenchError(why)
-            long_clip = repeated_clip(Path(clip_1s), 6)  # 2 min: one RTSP session per camera, never ending
+            long_clip = repeated_clip(Path(busy), 6)  # 2 min: one RTSP session per camera, never ending
             with RtspServer(long_clip) as server:
-                details["rtsp_gop1"] = r = probe(at, [server.url], log=ctx.log, **kw)
-            rows.append(Row(what=f"RTSP cameras at N={at} (GStreamer server, 1 s GOP)", project=r["cpu_per_stream"],
-                            baseline=base["cpu_per_stream"], unit="cores", higher_is_better=False,
-                            project_label=f"RTSP, on time: {r['on_time']}", baseline_label="looped files"))
+                details["rtsp_busy_gop1"] = r = probe(n_busy, [server.url], log=ctx.log, **kw)
+            rows.append(Row(what=f"busy street, N={n_busy}, 1 s GOP: RTSP (GStreamer server) vs looped files",
+                            project=r["cpu_per_stream"], baseline=base_busy["cpu_per_stream"], unit="cores",
+                            higher_is_better=False, project_label=f"RTSP, on time: {r['on_time']}",
+                            baseline_label=f"files, on time: {base_busy['on_time']}"))
         except (BenchError, RuntimeError, ImportError) as exc:
             details["rtsp_error"] = str(exc).splitlines()[0]
-    rows.insert(0, Row(
-        what="streams per box on time (1 frame/s each, lag < 2 s, none starved), 1 s GOP, looped files",
-        project=float(cap), baseline=None, unit="streams", target=">= 40", met=cap >= 40,
-        project_label=f"{base['cpu_per_stream']:.3f} cores/stream at N={at}",
-        note=("quick: only N in " + str(ladder)) if ctx.quick else ""))
     return rows, details

@@ -14,10 +14,15 @@ VIDEO_DIR = ROOT / "var" / "bench" / "videos"
 SCENARIO = "market-street-day"
 
 
-def street_clip(gop_s: float, duration_s: float = 20.0, fps: float = 25.0, size: tuple[int, int] = (1280, 720)) -> Path:
-    """Path of a cached clip (made on first use). ``gop_s``: seconds between keyframes."""
+def street_clip(gop_s: float, duration_s: float = 20.0, fps: float = 25.0, size: tuple[int, int] = (1280, 720),
+                quiet: bool = False) -> Path:
+    """Path of a cached clip (made on first use). ``gop_s``: seconds between keyframes.
+
+    ``quiet``: the same street with nothing moving (the scene frozen at its first instant, only sensor noise
+    and compression shimmer change): a camera at a quiet hour, where motion gating can skip the model."""
     w, h = size
-    path = VIDEO_DIR / f"street_{w}x{h}_{fps:g}fps_gop{gop_s:g}s_{duration_s:g}s.mp4"
+    kind = "quiet" if quiet else "street"
+    path = VIDEO_DIR / f"{kind}_{w}x{h}_{fps:g}fps_gop{gop_s:g}s_{duration_s:g}s.mp4"
     if path.exists():
         return path
     from detector.synth.clip import FrameRenderer, build_plan, encode
@@ -26,8 +31,20 @@ def street_clip(gop_s: float, duration_s: float = 20.0, fps: float = 25.0, size:
     VIDEO_DIR.mkdir(parents=True, exist_ok=True)
     plan = build_plan(SCENARIOS[SCENARIO], seed=7, duration_s=duration_s, fps=fps, size=size, name=path.stem)
     renderer = FrameRenderer(plan)
-    # Render each frame once even though encode() asks by index (the renderer is the slow part).
-    encode(renderer.frame, plan.frame_count, path, fps, size, crf=18, gop_s=gop_s)
+    if quiet:
+        from detector.synth.scene import apply_look, composite
+
+        still = renderer.bg.image.copy()
+        composite(still, None, plan.camera, plan.objects_at(0.0), plan.look)
+
+        def frame(i: int):  # the renderer's own look and noise bank, on a frozen scene
+            noise = renderer.noise[i % len(renderer.noise)] if renderer.noise else None
+            return apply_look(still.copy(), plan.look, renderer.bg.emissive, renderer.rng, rain_phase=1 + i % 10,
+                              noise=noise)
+
+        encode(frame, plan.frame_count, path, fps, size, crf=18, gop_s=gop_s)
+    else:
+        encode(renderer.frame, plan.frame_count, path, fps, size, crf=18, gop_s=gop_s)
     return path
 
 
