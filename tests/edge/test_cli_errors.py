@@ -85,25 +85,46 @@ def test_classes_file_missing_a_model_class(files: dict[str, Path], shared_dir: 
                            "model.classes.yaml", "'person' is not listed")
 
 
+BASE = "service_url: http://x\ndevice_id: b\nmodel: {path: m.onnx}\n"
+CAM = "cameras: [{id: c, url: rtsp://127.0.0.1:9/x, zones: zones.yaml}]\n"
+
+
 @pytest.mark.parametrize(
     ("text", "needles"),
     [
-        ("service_url: [", ("malformed YAML",)),
-        ("service_url: ftp://x\ndevice_id: b\nmodel: {path: m.onnx}\ncameras: []\n", ("service_url", "cameras")),
-        ("service_url: http://x\ndevice_id: b\nmodel: {path: m.onnx}\nbogus: 1\n"
-         "cameras: [{id: c, url: v.mp4, zones: z.yaml}]\n", ("bogus",)),
-        ("service_url: http://x\ndevice_id: b\nmodel: {path: m.onnx}\n"
-         "cameras: [{id: c, url: v.mp4, zones: z.yaml}, {id: c, url: w.mp4, zones: z.yaml}]\n", ("duplicate camera id 'c'",)),
-        ("service_url: http://x\ndevice_id: b\nmodel: {path: nowhere.onnx}\n"
-         "cameras: [{id: c, url: rtsp://127.0.0.1:9/x, zones: zones.yaml}]\n", ("nowhere.onnx", "no such file")),
-        ("service_url: http://x\ndevice_id: b\nmodel: {path: nowhere.onnx}\n"
-         "cameras: [{id: c, url: rtsp://127.0.0.1:9/x, zones: bad-zones.yaml}]\n", ("camera 'c'", "zone 'z-a'", "forbid")),
+        ("service_url: [", ("edge.yaml", "malformed YAML")),
+        (BASE.replace("m.onnx", "nowhere.onnx") + CAM, ("nowhere.onnx", "no such file")),
+        (BASE.replace("m.onnx", "nowhere.onnx") + CAM.replace("zones.yaml", "bad-zones.yaml"),
+         ("camera 'c'", "bad-zones.yaml", "zone 'z-a'", "forbid")),
     ],
 )
 def test_bad_edge_config(files: dict[str, Path], text: str, needles: tuple[str, ...]) -> None:
     cfg = files["dir"] / "edge.yaml"
     cfg.write_text(text)
-    assert_one_clear_error(frontage("edge", "--config", str(cfg)), "edge.yaml" if "nowhere" not in text else "", *needles)
+    assert_one_clear_error(frontage("edge", "--config", str(cfg)), *needles)
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (BASE.replace("http://x", "ftp://x") + "cameras: []\n", ("service_url", "cameras")),
+        (BASE + "bogus: 1\n" + CAM, ("bogus", "Extra inputs")),
+        (BASE + "cameras: [{id: c, url: v.mp4, zones: z.yaml}, {id: c, url: w.mp4, zones: z.yaml}]\n",
+         ("duplicate camera id 'c'",)),
+        (BASE + "cameras: [{id: c, url: v.mp4, zones: z.yaml, analysis_fps: 0}]\n", ("cameras.0.analysis_fps",)),
+    ],
+)
+def test_edge_config_messages(files: dict[str, Path], text: str, needles: tuple[str, ...]) -> None:
+    """The same errors as above, in process (the CLI prints exactly this message)."""
+    from detector.config import ConfigError, load_edge_config
+
+    cfg = files["dir"] / "edge.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_edge_config(cfg)
+    assert str(err.value).startswith(f"{cfg}: ") and "\n" not in str(err.value)
+    for needle in needles:
+        assert needle in str(err.value)
 
 
 def test_missing_edge_config(files: dict[str, Path]) -> None:
