@@ -38,7 +38,9 @@ def test_episode_precision_and_recall(clip: Path, artifacts_dir: Path) -> None:
     truth_file = clip.with_suffix(".truth.json")
     zones_file = clip.with_suffix(".zones.yaml")
     assert truth_file.exists() and zones_file.exists(), f"{clip.name} lacks its .truth.json or .zones.yaml"
-    result = analyze_video(clip, zones_file, model=MODEL, analysis_fps=1.0)
+    # one frame every 2 s: the clips have a keyframe every 2 s, so only keyframes are decoded, and every
+    # scripted episode lasts >= 60 s (test_rules_oracle.py shows the rules still reproduce all of them)
+    result = analyze_video(clip, zones_file, model=MODEL, analysis_fps=0.5)
     s = score(result["episodes"], load_episodes(truth_file), load_zones(zones_file))
     result["score"] = s.as_json()
     (artifacts_dir / f"{clip.stem}.analysis.json").write_text(json.dumps(result, indent=2))
