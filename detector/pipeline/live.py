@@ -174,8 +174,9 @@ class EdgeRuntime:
             feed = CameraFeed(id=cam.id, analyzer=analyzer)
             stream = is_stream_url(cam.url)
             if stream or cam.realtime:
+                # a stream's frames are "now"; start_time only places a file played like a camera
                 feed.live = LiveCamera(cam.url, cam.id, cam.analysis_fps, loop=cam.loop, pace=True,
-                                       start_time=self.cfg.start_time).start()
+                                       start_time=None if stream else self.cfg.start_time).start()
             else:
                 feed.source = open_source(cam.url, cam.id, analysis_fps=cam.analysis_fps, realtime=False,
                                           loop=cam.loop, start_time=self.cfg.start_time)
