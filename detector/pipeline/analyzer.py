@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,7 @@ class CameraAnalyzer:
 
     def __init__(self, camera_id: str, zones: ZonesFile, classmap: ClassMap, model: ModelInfo, *,
                  evidence: EvidenceWriter | None = None, clip_s: float = 0.0, device_id: str | None = None,
-                 update_every_s: float | None = None) -> None:
+                 update_every_s: float | None = None, keep_episodes: bool = True) -> None:
         self.camera_id = camera_id
         self.zones = zones
         self.classmap = classmap
@@ -70,7 +70,8 @@ class CameraAnalyzer:
         self.device_id = device_id
         self.rules = RuleEngine(zones, camera=camera_id, update_every_s=update_every_s)
         self.ring = FrameRing(seconds=clip_s) if evidence is not None and clip_s > 0 else None
-        self.episodes: dict[str, Episode] = {}
+        self.episodes: dict[str, Episode] = {}  # the offline report; a long-running edge keeps none
+        self.keep_episodes = keep_episodes
         self.frames = 0
 
     def process(self, frame: Frame, detections: Detections) -> list[Emitted]:
@@ -111,7 +112,8 @@ class CameraAnalyzer:
             category=ep.category, started_at=ep.started_at, observed_at=ep.observed_at, ended_at=ep.ended_at,
             confidence=float(np.clip(ep.confidence, 0, 1)), detections=dets, evidence=refs,
             frame_size=frame.size, model=self.model, device_id=self.device_id)
-        self._record(ep, eid, files)
+        if self.keep_episodes:
+            self._record(ep, eid, files)
         return Emitted(ep, event, files)
 
     def _record(self, ep: EpisodeEvent, eid: str, files: dict[str, Path]) -> None:
@@ -125,6 +127,3 @@ class CameraAnalyzer:
             if ep.type == EventType.CLEARED:
                 rec.end_s = ep.ended_t
 
-
-def wall_clock(start: datetime, pts_s: float) -> datetime:
-    return start + timedelta(seconds=pts_s)

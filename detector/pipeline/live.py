@@ -170,7 +170,8 @@ class EdgeRuntime:
         evidence = EvidenceWriter(self.cfg.evidence_dir, clip=self.cfg.clip_s > 0)
         for cam, zones in cameras:
             analyzer = CameraAnalyzer(cam.id, zones, self.classmap, info, evidence=evidence, clip_s=self.cfg.clip_s,
-                                      device_id=self.cfg.device_id, update_every_s=self.cfg.update_every_s)
+                                      device_id=self.cfg.device_id, update_every_s=self.cfg.update_every_s,
+                                      keep_episodes=False)
             feed = CameraFeed(id=cam.id, analyzer=analyzer)
             stream = is_stream_url(cam.url)
             if stream or cam.realtime:
