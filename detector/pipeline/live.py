@@ -202,6 +202,7 @@ class EdgeRuntime:
         from detector import metrics
 
         self.outbox = Outbox(self.cfg.outbox, on_depth=metrics.OUTBOX_DEPTH.set, on_dead=metrics.OUTBOX_DEAD.set)
+        self.outbox.prune()  # delivered rows older than a week: their keys cannot come back any more
         if self.cfg.metrics_port:
             metrics.start_metrics_server(self.cfg.metrics_port)
         key = self.cfg.key()
