@@ -48,6 +48,7 @@ class EventReceiver:
         self.posts: list[ReceivedEvent] = []
         self.fail_status: int | None = None  # answer this instead while set
         self.delay_s = 0.0
+        self.refuse_evidence: int | None = None  # answer this to any request that carries evidence files
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -87,6 +88,9 @@ class EventReceiver:
                     received = receiver._parse(self.headers.get("Content-Type", ""), body)
                 except (ValueError, KeyError) as exc:
                     self._answer(422, {"detail": str(exc)})
+                    return
+                if receiver.refuse_evidence and received.parts:
+                    self._answer(receiver.refuse_evidence, {"detail": "evidence refused"})
                     return
                 received.authorization = self.headers.get("Authorization")
                 with receiver._lock:

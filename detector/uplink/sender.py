@@ -87,6 +87,14 @@ class Sender(threading.Thread):
         except httpx.HTTPError as exc:
             self._retry(item, f"{type(exc).__name__}: {exc}")
             return
+        if status in (413, 415) and item.files:
+            # the service refuses the evidence (too large, wrong type), not the event: send the event alone
+            log.error("event %s: evidence refused (HTTP %d: %s); sending the event without it", item.key, status, text[:200])
+            try:
+                status, text = self._post(client, item, with_evidence=False)
+            except httpx.HTTPError as exc:
+                self._retry(item, f"{type(exc).__name__}: {exc}")
+                return
         if 200 <= status < 300:
             self.outbox.mark_sent(item.id)
             self.sent += 1
@@ -104,13 +112,14 @@ class Sender(threading.Thread):
         log.warning("event %s not delivered (%s); retry in %.1f s", item.key, error, delay)
         self.outbox.mark_retry(item.id, time.time() + delay, error)
 
-    def _post(self, client: httpx.Client, item: OutboxItem) -> tuple[int, str]:
+    def _post(self, client: httpx.Client, item: OutboxItem, with_evidence: bool = True) -> tuple[int, str]:
         event = json.loads(item.event_json)
-        present = {name: Path(p) for name, p in item.files.items() if Path(p).is_file()}
+        present = {name: Path(p) for name, p in item.files.items() if with_evidence and Path(p).is_file()}
         if len(present) != len(item.files):
             # an evidence file vanished (disk cleaned, write failed): the event still goes, without it
             missing = sorted(set(item.files) - set(present))
-            log.error("event %s: evidence %s missing on disk, sending without it", item.key, ", ".join(missing))
+            if with_evidence:
+                log.error("event %s: evidence %s missing on disk, sending without it", item.key, ", ".join(missing))
             event["evidence"] = [e for e in event.get("evidence", []) if e.get("name") in present]
             body = json.dumps(event)
         else:

@@ -177,3 +177,22 @@ def test_depth_and_dead_metrics(tmp_path: Path) -> None:
     item = box.due()[0]
     box.mark_dead(item.id, "HTTP 400: bad")
     assert b"frontage_outbox_depth 1.0" in metrics.render() and b"frontage_outbox_dead 1.0" in metrics.render()
+
+
+def test_refused_evidence_sends_the_event_alone(tmp_path: Path, receiver: EventReceiver) -> None:
+    jpg = tmp_path / "frame.jpg"
+    jpg.write_bytes(b"\xff\xd8big\xff\xd9")
+    ref = EvidenceRef(name="frame.jpg", kind=EvidenceKind.FRAME, content_type="image/jpeg",
+                      sha256=hashlib.sha256(jpg.read_bytes()).hexdigest(), size=jpg.stat().st_size)
+    receiver.refuse_evidence = 413
+    box = Outbox(tmp_path / "outbox.db")
+    box.put(event(0, [ref]), {"frame.jpg": jpg})
+    sender = fast_sender(box, receiver.url)
+    sender.start()
+    try:
+        assert sender.drain(20)
+    finally:
+        sender.stop()
+    (post,) = receiver.posts
+    assert post.parts == {} and post.event["evidence"] == []
+    assert box.counts()["sent"] == 1
