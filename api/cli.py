@@ -36,6 +36,7 @@ def demo(
         "sample_videos"),
     workdir: Annotated[Path, typer.Option(help="Demo state (wiped at start)")] = Path("var/demo"),
     model: Annotated[Path, typer.Option(help="Model for the edge run")] = Path("models/frontage-n.onnx"),
+    classes: Annotated[Path | None, typer.Option(help="Class map (default: <model stem>.classes.yaml)")] = None,
     edge_timeout_s: Annotated[float, typer.Option(help="Longest the edge run may take")] = 900.0,
 ) -> None:
     """The whole story on the sample clips: service, edge, operator, merchants, deadlines, statistics."""
@@ -43,7 +44,7 @@ def demo(
 
     try:
         run_demo(host=host, port=port, serve=not no_serve, videos=videos, workdir=workdir, model=model,
-                 edge_timeout_s=edge_timeout_s)
+                 edge_timeout_s=edge_timeout_s, classes=classes)
     except DemoError as exc:
         typer.echo(f"demo: {exc}", err=True)
         raise typer.Exit(2) from None

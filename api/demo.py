@@ -116,7 +116,7 @@ def _seed(app: Any, clips: list[tuple[str, Path, Path, Path | None]]) -> str:
 
 
 def _edge_yaml(workdir: Path, service_url: str, clips: list[tuple[str, Path, Path, Path | None]], model: Path,
-               start: datetime) -> Path:
+               start: datetime, classes: Path | None = None) -> Path:
     """Write var/demo/edge.yaml for `detector.config.EdgeConfig` (paths absolute: the file lives elsewhere)."""
     cfg = {
         "service_url": service_url, "device_id": "demo-edge", "device_key_env": "FRONTAGE_DEVICE_KEY",
@@ -128,6 +128,8 @@ def _edge_yaml(workdir: Path, service_url: str, clips: list[tuple[str, Path, Pat
         "evidence_dir": str((workdir / "edge" / "evidence").resolve()),
         "clip_s": 0, "start_time": start.isoformat(),
     }
+    if classes is not None:
+        cfg["classes"] = str(classes.resolve())
     path = workdir / "edge.yaml"
     path.write_text("# Written by `frontage demo` for detector.config.EdgeConfig.\n" + yaml.safe_dump(cfg, sort_keys=False))
     return path
@@ -244,7 +246,7 @@ def _category_table(report: dict[str, Any]) -> Table:
 
 
 def run_demo(*, host: str, port: int, serve: bool, videos: Path, workdir: Path, model: Path,
-             edge_timeout_s: float) -> dict[str, Any]:
+             edge_timeout_s: float, classes: Path | None = None) -> dict[str, Any]:
     from api.core.config import Settings
     from api.main import create_app
 
@@ -274,7 +276,7 @@ def run_demo(*, host: str, port: int, serve: bool, videos: Path, workdir: Path, 
 
     # ---- the edge -------------------------------------------------------------------------
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=15)
-    edge_yaml = _edge_yaml(workdir, url, clips, model, start)
+    edge_yaml = _edge_yaml(workdir, url, clips, model, start, classes)
     console.rule("edge")
     t0 = time.monotonic()
     failure = _run_edge(edge_yaml, key, model, edge_timeout_s, workdir / "edge.log")
