@@ -201,3 +201,43 @@ def test_auto_confirm_above_threshold(database_url):
                   for cid in (low, high)}
     app.state.engine.dispose()
     assert states == {low: "detected", high: "notified"}
+
+
+def test_fix_report_is_verified_at_once_when_camera_already_sees_clear(client, world):
+    from detector.events import EventType
+
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+    cid = post_event(client, world.tokens["edge_x"], event(world.cam_a, world.zone_a, started_at=t0)).json()["case_id"]
+    act(client, world, cid, "confirm")
+    cleared = event(world.cam_a, world.zone_a, type=EventType.CLEARED, seq=1, started_at=t0,
+                    ended_at=t0 + timedelta(minutes=5))
+    assert post_event(client, world.tokens["edge_x"], cleared).json()["state"] == "notified"  # not yet reported
+    r = client.post(f"/api/v1/merchant/cases/{cid}/report-fixed", data={"note": "done"}, headers=world.auth("merchant_a"))
+    assert r.json()["state"] == "closed"
+    detail = client.get(f"/api/v1/cases/{cid}", headers=world.auth("operator")).json()
+    assert detail["self_rectified"] and detail["events"][-2]["actor"] == f"camera:{world.cam_a}"
+
+
+def test_retention_purge_drops_old_evidence_of_closed_cases(database_url):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    app = create_app(api_settings(database_url, retention_days=1))
+    with TestClient(app) as c:
+        world = make_world(app)
+        frame = jpeg()
+        from apikit import evidence_ref
+
+        ev = event(world.cam_a, world.zone_a, evidence=[evidence_ref("f.jpg", frame)])
+        body = post_event(c, world.tokens["edge_x"], ev, files={"f.jpg": ("f.jpg", frame, "image/jpeg")}).json()
+        cid, evidence_id = body["case_id"], body["evidence_ids"][0]
+        open_case = new_case(c, world, zone=world.zone_b, confidence=0.7)
+        act(c, world, cid, "reject")
+        c.post("/api/v1/admin/clock", json={"advance_s": 2 * 86400}, headers=world.auth("admin"))
+        c.post("/api/v1/admin/scheduler/run", headers=world.auth("admin"))
+        assert c.get(f"/api/v1/evidence/{evidence_id}", headers=world.auth("operator")).status_code == 410
+        detail = c.get(f"/api/v1/cases/{cid}", headers=world.auth("operator")).json()
+        assert detail["evidence"][0]["purged"] and detail["evidence"][0]["url"] is None
+        assert c.get(f"/api/v1/cases/{open_case}", headers=world.auth("operator")).status_code == 200
+    app.state.engine.dispose()
