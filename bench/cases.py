@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, BenchError, Context, Row, percentile
@@ -209,6 +210,14 @@ class Server:
         tail = self.log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise BenchError(f"the case service did not start: {tail[0][:200]}")
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the server process has used (all its threads), from /proc; 0 where unavailable."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -331,7 +340,9 @@ def bench_database(kind: str, url: str, n_cases: int, ctx: Context) -> dict[str,
         ctx.log(f"cases: {kind}: ingest, 1 client ({n_seq} events)")
         seq = asyncio.run(post_events(server.base, keys[:1], make_events(n_seq, ref["zones"]), 1))
         ctx.log(f"cases: {kind}: ingest, {N_CLIENTS} edge boxes at once ({n_conc} events)")
+        cpu0 = server.cpu_seconds()
         conc = asyncio.run(post_events(server.base, keys, make_events(n_conc, ref["zones"]), N_CLIENTS))
+        conc["server_cpu_ms_per_event"] = round((server.cpu_seconds() - cpu0) / n_conc * 1000, 2)
         n_same = n_conc // 4 if ctx.quick else n_conc // 2
         ctx.log(f"cases: {kind}: ingest, {N_CLIENTS} clients sharing one device key ({n_same} events)")
         same = asyncio.run(post_events(server.base, keys[:1], make_events(n_same, ref["zones"]), N_CLIENTS))
@@ -361,7 +372,8 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
                         baseline=d["ingest_1"]["events_per_s"], unit="events/s",
                         project_label=f"{N_CLIENTS} edge boxes at once", baseline_label="1 client",
                         target=">= 500/s" if pg else "", met=d["ingest_16"]["events_per_s"] >= 500 if pg else None,
-                        note=f"HTTP status {d['ingest_16']['status']}; {N_CLIENTS} clients on one device key: "
+                        note=f"service CPU {d['ingest_16']['server_cpu_ms_per_event']} ms/event; HTTP status "
+                             f"{d['ingest_16']['status']}; {N_CLIENTS} clients on one device key: "
                              f"{d['ingest_16_one_device']['events_per_s']:.0f}/s"))
         rows.append(Row(what=f"queue GET /api/v1/cases p99, {kind}, {size}", project=d["queue"]["p99_ms"],
                         baseline=None, unit="ms", higher_is_better=False,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import BenchError, Context, Row, cpu_seconds
+from bench.common import ROOT, BenchError, Context, Row, cpu_seconds
 from bench.standin_model import build_standin, shipped_model
 from bench.videos import frames_from, street_clip
 
@@ -109,7 +109,7 @@ def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = 
     device = device or "cpu"
     pt, onnx_path, shipped = model_files()
     imgsz = model_imgsz(onnx_path)
-    n_frames = 16 if ctx.quick else 96
+    n_frames = 16 if ctx.quick else 48
     rounds = 2 if ctx.quick else 3
     images = frames_from(street_clip(1.0), n_frames)
     if len(images) < n_frames:
@@ -145,7 +145,7 @@ def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = 
     base_fps = n_frames / min(t[0] for t in base_times)
     base_cpu_ms = min(t[1] for t in base_times) / n_frames * 1000
     details: dict[str, Any] = {
-        "model": str(onnx_path.relative_to(onnx_path.parents[2]) if not shipped else onnx_path.name),
+        "model": str(onnx_path.relative_to(ROOT)),
         "shipped_model": shipped, "imgsz": imgsz, "frames": n_frames, "frame_size": [1280, 720], "rounds": rounds,
         "device": device, "naive_fps_rounds": [round(n_frames / t[0], 2) for t in base_times],
         "naive_cpu_ms_per_frame": round(base_cpu_ms, 1),

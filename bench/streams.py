@@ -208,8 +208,8 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
         kw = {"warmup_s": 3.0, "window_s": 8.0}
         ladder = [4]
     else:
-        kw = {"warmup_s": 6.0, "window_s": 20.0}
-        ladder = [8, 16, 32, 48, 64, 96]
+        kw = {"warmup_s": 5.0, "window_s": 15.0}
+        ladder = [8, 16, 32, 48, 64]
     cap_busy, probes_busy = find_capacity([busy], ladder, ctx, **kw)
     details["busy_gop1"] = {"capacity": cap_busy, "probes": probes_busy}
     cap_quiet, probes_quiet = find_capacity([quiet], [n for n in ladder if n >= cap_busy] or ladder, ctx, **kw)
