@@ -80,8 +80,11 @@ def rel_schema() -> Iterator[str]:
 class ServiceProcess:
     """The case service as a real uvicorn subprocess; stdout+stderr go to ``log_path`` (appended)."""
 
-    def __init__(self, database_url: str, log_path: Path, port: int | None = None, **env: str) -> None:
+    def __init__(self, database_url: str, log_path: Path, port: int | None = None, *, frontage_serve: bool = False,
+                 **env: str) -> None:
+        """``frontage_serve``: run the production command (``frontage serve``, its logging) instead of bare uvicorn."""
         self.database_url = database_url
+        self.frontage_serve = frontage_serve
         self.log_path = log_path
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -93,10 +96,13 @@ class ServiceProcess:
     def start(self, wait: bool = True) -> ServiceProcess:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its whole life
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "info"], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT)
+        if self.frontage_serve:
+            cmd = [sys.executable, "-m", "detector", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "info"]
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--log-level", "info"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if wait:
             self.wait_ready()
