@@ -33,7 +33,7 @@ def synth(
     size: Annotated[str, typer.Option(help="WIDTHxHEIGHT of the video")] = "960x540",
     out: Annotated[Path, typer.Option(help="Folder for NAME.mp4, NAME.zones.yaml and NAME.truth.json")] = Path("sample_videos"),
     name: Annotated[str | None, typer.Option(help="Clip and camera name (default: the scenario name)")] = None,
-    crf: Annotated[int, typer.Option(min=0, max=51, help="x264 quality: higher is smaller")] = 29,
+    crf: Annotated[int, typer.Option(help="x264 quality 0-51: higher is smaller")] = 29,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the built-in scenarios and exit")] = False,
     preview: Annotated[float | None, typer.Option(help="Only write NAME.preview.png at this second, zones drawn")] = None,
 ) -> None:
@@ -49,6 +49,9 @@ def synth(
         raise typer.Exit(2)
     if fps <= 0 or fps > 60:
         typer.echo(f"error: --fps must be in (0, 60], got {fps}", err=True)
+        raise typer.Exit(2)
+    if not 0 <= crf <= 51:
+        typer.echo(f"error: --crf must be in 0-51, got {crf}", err=True)
         raise typer.Exit(2)
     if duration is not None and not (0 < duration <= 1800):
         typer.echo(f"error: --duration must be in (0, 1800] seconds, got {duration}", err=True)

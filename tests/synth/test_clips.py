@@ -137,7 +137,7 @@ def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
     app.command()(synth)
     runner = CliRunner()
     for args, needle in ((["--scenario", "nope"], "unknown scenario"), (["--size", "12"], "WIDTHxHEIGHT"),
-                         (["--fps", "0"], "--fps"), (["--duration", "-3"], "--duration")):
+                         (["--fps", "0"], "--fps"), (["--duration", "-3"], "--duration"), (["--crf", "60"], "--crf")):
         result = runner.invoke(app, [*args, "--out", str(tmp_path)])
         assert result.exit_code == 2, result.output
         assert needle in result.output and "Traceback" not in result.output
@@ -182,3 +182,39 @@ def test_committed_sample_videos() -> None:
             first = next(container.decode(stream))
             assert first.width >= 960
     assert violation_free >= 1
+
+
+@pytest.mark.skipif(not any(SAMPLES.glob("*.mp4")), reason="sample_videos/ holds no clips yet")
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_sample_video_matches_its_command(name: str) -> None:
+    """The committed clip is what `frontage synth --scenario NAME` renders now (zones, truth and pictures)."""
+    clip = SAMPLES / f"{name}.mp4"
+    if not clip.exists():
+        pytest.skip(f"{clip.name} is not committed")
+    truth = json.loads((SAMPLES / f"{name}.truth.json").read_text())
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        size = (stream.codec_context.width, stream.codec_context.height)
+        plan = build_plan(SCENARIOS[name], seed=truth["seed"], fps=truth["fps"], size=size)
+        assert plan.truth_document() == truth
+        assert plan.zones_document() == _yaml(SAMPLES / f"{name}.zones.yaml")
+        index = int(60 * truth["fps"])
+        container.seek(int(59 / stream.time_base), stream=stream)  # the keyframe before 60 s
+        decoded = None
+        for frame in container.decode(stream):
+            if frame.pts is not None and round(float(frame.pts * stream.time_base) * truth["fps"]) == index:
+                decoded = frame.to_ndarray(format="bgr24").astype(np.float64)
+                break
+    assert decoded is not None
+    rendered = FrameRenderer(plan).frame(index).astype(np.float64)
+    # worst 16x16 block: H.264 at CRF 29 leaves ~10 grey levels there; a changed or missing object, 40+
+    diff = np.abs(decoded - rendered).mean(axis=2)
+    h, w = (diff.shape[0] // 16) * 16, (diff.shape[1] // 16) * 16
+    worst = float(diff[:h, :w].reshape(h // 16, 16, w // 16, 16).mean(axis=(1, 3)).max())
+    assert worst < 20, f"{name}: committed clip differs from a fresh render (worst block {worst:.0f}): regenerate it"
+
+
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
