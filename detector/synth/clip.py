@@ -29,6 +29,7 @@ from detector.synth.classes import category_of
 from detector.synth.objects import ObjectSpec, draw_spec, make_spec
 from detector.synth.scenarios import Scenario
 from detector.synth.scene import (
+    Drawn,
     Look,
     Placed,
     Shop,
@@ -40,6 +41,7 @@ from detector.synth.scene import (
     render_background,
     visible_depth_range,
 )
+from detector.synth.stills import LabeledFrame, labels_from
 
 Rng = np.random.Generator
 
@@ -127,12 +129,33 @@ class ClipPlan:
                 "fps": self.fps, "duration_s": self.duration_s, "seed": self.seed}
 
     def objects_at(self, t: float) -> list[Placed]:
+        """Everything standing or moving in the picture at ``t`` seconds (labelled or not)."""
         out = []
         for o in self.objects:
             p = o.at(t)
             if p is not None:
                 out.append(p)
         return out
+
+    def oracle_boxes(self, t: float) -> tuple[np.ndarray, list[str]]:
+        """Whole-sprite boxes (N, 4) float32 and class names of the labelled objects at ``t`` (no rendering).
+
+        What a perfect detector would report ignoring occlusion; boxes may reach past the frame edge.
+        """
+        boxes, names = [], []
+        for p in self.objects_at(t):
+            if p.label is None:
+                continue
+            sb = sprite_box(self.camera, p.spec, p.x, p.z) if p.lift_m == 0 else None
+            if p.lift_m != 0:  # a rider: drawn lifted onto the bike
+                pr = project_placed(self.camera, p)
+                if pr is not None:
+                    w = draw_spec(p.spec, round(pr[2]), p.phase).shape[1]
+                    sb = (pr[0] - w / 2, pr[1] - pr[2], pr[0] + w / 2, pr[1], pr[0], pr[1])
+            if sb is not None:
+                boxes.append(sb[:4])
+                names.append(p.label)
+        return np.array(boxes, np.float32).reshape(-1, 4), names
 
 
 # ----------------------------------------------------------------------------------------------- layout
@@ -160,7 +183,11 @@ def _pixels(points: list[tuple[float, float]], w: int, h: int) -> Polygon:
     return Polygon([(x * w, y * h) for x, y in points])
 
 
-def _sprite_box(cam: Camera, spec: ObjectSpec, x: float, z: float) -> tuple[float, float, float, float, float, float] | None:
+def sprite_box(cam: Camera, spec: ObjectSpec, x: float, z: float) -> tuple[float, float, float, float, float, float] | None:
+    """Whole-sprite box (x0, y0, x1, y1) and ground point (u, v) in pixels of an object standing at (x, z).
+
+    The box ignores occlusion and the frame edges (see `FrameRenderer.labelled_frame` for visible boxes).
+    """
     pr = project_placed(cam, Placed(spec, x, z, None))
     if pr is None:
         return None
@@ -169,6 +196,9 @@ def _sprite_box(cam: Camera, spec: ObjectSpec, x: float, z: float) -> tuple[floa
     sh, sw = sprite.shape[:2]
     x0, y0 = round(u - sw / 2), round(v - sh)
     return x0, y0, x0 + sw, y0 + sh, u, v
+
+
+_sprite_box = sprite_box  # the name other tests used before it was public
 
 
 def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | None = None, fps: float = 10.0,
@@ -283,7 +313,7 @@ def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | 
         seg = seg_of(fix.segment)
         spec = make_spec(fix.cls, rng)
         x, zf = world(seg, fix.along, fix.across)
-        sb = _sprite_box(cam, spec, x, zf)
+        sb = sprite_box(cam, spec, x, zf)
         if sb is None:
             raise ScenarioError(f"scenario {scenario.name!r}: fixture {fi} is behind the camera")
         x0, y0, x1, y1, _, _ = sb
@@ -297,7 +327,7 @@ def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | 
     all_fixtures = [f for s in segments for f in s.fixtures_px]
 
     def position_problem(spec: ObjectSpec, seg: Segment, x: float, zq: float) -> str | None:
-        sb = _sprite_box(cam, spec, x, zq)
+        sb = sprite_box(cam, spec, x, zq)
         if sb is None:
             return "behind the camera"
         x0, y0, x1, y1, u, v = sb
@@ -435,11 +465,26 @@ class FrameRenderer:
         self.rng = rng
 
     def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (BGR uint8), exactly as written to the clip."""
+        return self._render(index, None)[0]
+
+    def labelled_frame(self, index: int) -> LabeledFrame:
+        """Frame ``index`` with the visible boxes of its labelled objects (as `random_labeled_frames` gives)."""
+        W, H = self.plan.size
+        ids = np.full((H, W), -1, np.int32)
+        img, drawn = self._render(index, ids)
+        xyxy, names, hidden = labels_from(ids, drawn)
+        return LabeledFrame(image=img, xyxy=xyxy, class_names=names,
+                            meta={"clip": self.plan.name, "index": index, "t": index / self.plan.fps, "hidden_dropped": hidden})
+
+    def _render(self, index: int, ids: np.ndarray | None) -> tuple[np.ndarray, list[Drawn]]:
         t = index / self.plan.fps
         img = self.bg.image.copy()
-        composite(img, None, self.plan.camera, self.plan.objects_at(t), self.plan.look)
+        drawn = composite(img, ids, self.plan.camera, self.plan.objects_at(t), self.plan.look)
         noise = self.noise[index % len(self.noise)] if self.noise else None
-        return apply_look(img, self.plan.look, self.bg.emissive, self.rng, rain_phase=1 + index % 10, noise=noise)
+        # a fixed generator per frame: any frame renders the same alone or in sequence
+        rng = np.random.default_rng([self.plan.seed, 19, index])
+        return apply_look(img, self.plan.look, self.bg.emissive, rng, rain_phase=1 + index % 10, noise=noise), drawn
 
 
 def h264_encoder() -> str:

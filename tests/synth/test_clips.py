@@ -218,3 +218,19 @@ def _yaml(path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_labelled_clip_frames_and_oracle_boxes() -> None:
+    plan = build_plan(SCENARIOS["market-street-day"], size=SMALL)
+    renderer = FrameRenderer(plan)
+    index = int(70 * plan.fps)  # goods, bags, cart and bike all out
+    lf = renderer.labelled_frame(index)
+    assert np.array_equal(lf.image, renderer.frame(index))
+    assert {"goods_display", "trash_bag", "stall_cart", "bicycle"} <= set(lf.class_names)
+    boxes, names = plan.oracle_boxes(70.0)
+    assert sorted(set(names)) == sorted(set(names) | set(lf.class_names))
+    # every visible box lies within the whole-sprite box of an object of the same class
+    for box, name in zip(lf.xyxy, lf.class_names, strict=True):
+        same = boxes[[n == name for n in names]]
+        assert ((same[:, 0] - 1 <= box[0]) & (same[:, 1] - 1 <= box[1]) & (same[:, 2] + 1 >= box[2])
+                & (same[:, 3] + 1 >= box[3])).any()
