@@ -164,6 +164,8 @@ class Case(Base):
         Index("ix_cases_state_created", "state", "created_at", "id"),
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_updated", "updated_at", "id"),
+        Index("ix_cases_confidence", "confidence", "id"),
+        Index("ix_cases_last_seen", "last_seen_at", "id"),
         Index("ix_cases_category_created", "category", "created_at", "id"),
         Index("ix_cases_camera_created", "camera_id", "created_at", "id"),
         Index("ix_cases_road_created", "road_id", "created_at", "id"),
