@@ -77,10 +77,11 @@ def read_only(path: Path) -> Iterator[None]:
             path.chmod(0o755)
 
 
-@pytest.fixture()
-def service(tmp_path: Path) -> Iterator[tuple[ServiceProcess, str, Path]]:
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceProcess, str, Path]]:
     from api.db.migrate import upgrade
 
+    tmp_path = tmp_path_factory.mktemp("evidence-disk")
     url = f"sqlite:///{tmp_path / 'frontage.db'}"
     upgrade(url)
     key = seed(url, [ZONES], {"edge-ev": ["ev-cam"]}).device_keys["edge-ev"]
