@@ -42,9 +42,10 @@ def dataset_build(
     seed: Annotated[int, typer.Option(help="Seed: same seed, same dataset")] = 0,
     bags: Annotated[int, typer.Option(help="Real trash-bag photos for training (their valid split is always used)")] = 450,
     bags_val: Annotated[int | None, typer.Option(help="Photos of the bags' valid split to use (default: all)")] = None,
-    teacher_every: Annotated[int, typer.Option(help="Pseudo-label every n-th frame of each real clip")] = 8,
+    teacher_every: Annotated[int, typer.Option(help="Pseudo-label every n-th frame of each real clip (0: none)")] = 8,
     composites: Annotated[int, typer.Option(help="Copy-paste composites")] = 300,
     image_width: Annotated[int, typer.Option(help="Store images at most this wide")] = 640,
+    synth_size: Annotated[str, typer.Option(help="Generated frame size WxH (the sample clips are 1280x720)")] = "1280x720",
 ) -> None:
     """Build one YOLO detection dataset (see DATASET_CARD.md in the output)."""
     from detector.training.dataset import BuildOptions, build_dataset
@@ -52,10 +53,16 @@ def dataset_build(
     for name, value in (("synth", synth), ("bags", bags), ("composites", composites)):
         if value < 0:
             raise ValueError(f"--{name} must be >= 0, got {value}")
-    if teacher_every < 1:
-        raise ValueError(f"--teacher-every must be >= 1, got {teacher_every}")
+    if teacher_every < 0:
+        raise ValueError(f"--teacher-every must be >= 0 (0: none), got {teacher_every}")
+    try:
+        size = tuple(int(v) for v in synth_size.lower().split("x"))
+        assert len(size) == 2 and min(size) >= 64
+    except (ValueError, AssertionError):
+        raise ValueError(f"--synth-size wants WIDTHxHEIGHT (>= 64), got {synth_size!r}") from None
     report = build_dataset(BuildOptions(out=out, shared=shared, synth=synth, seed=seed, bags=bags, bags_val=bags_val,
-                                        teacher_every=teacher_every, composites=composites, image_width=image_width),
+                                        teacher_every=teacher_every, composites=composites, image_width=image_width,
+                                        synth_size=size),  # type: ignore[arg-type]
                            progress=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(report.images))
     typer.echo(f"wrote {out / 'data.yaml'} and {out / 'DATASET_CARD.md'}")

@@ -45,7 +45,8 @@ class BuildOptions:
     seed: int = 0
     bags: int = 450  # real bag photos used for training (of 942)
     bags_val: int | None = None  # photos of their valid split used (None: all 190, the real-photo val source)
-    teacher_every: int = 8  # every n-th frame of each real clip is pseudo-labelled
+    teacher_every: int = 8  # every n-th frame of each real clip is pseudo-labelled (0: none)
+    synth_size: tuple[int, int] = (1280, 720)  # the sample clips' size; smaller only for quick tests
     composites: int = 300
     val_fraction: float = 0.15
     image_width: int = 640  # frames are stored at this width: training runs at 320-416 px anyway
@@ -108,7 +109,7 @@ def _split_for(index: int, val_fraction: float) -> str:
 def add_synth(writer: DatasetWriter, opts: BuildOptions, progress: Callable[[str], None]) -> None:
     from detector.synth import random_labeled_frames
 
-    for i, frame in enumerate(random_labeled_frames(opts.synth, seed=opts.seed)):
+    for i, frame in enumerate(random_labeled_frames(opts.synth, seed=opts.seed, size=opts.synth_size)):
         writer.add(_split_for(i, opts.val_fraction), "synth", frame.image, frame.xyxy, frame.class_names)
         if (i + 1) % 100 == 0:
             progress(f"synth {i + 1}/{opts.synth}")
@@ -173,7 +174,7 @@ def add_composites(writer: DatasetWriter, opts: BuildOptions, real: list[dict], 
     bags = bag_cutouts(bag_dir / "train", ["trash_bag"], rng, 400) if bag_dir else []
     real_train = [r for r in real if r["split"] == "train"]
     n_real = opts.composites // 2 if real_train else 0
-    synth_iter = random_labeled_frames(opts.composites - n_real, seed=opts.seed + 100_003)
+    synth_iter = random_labeled_frames(opts.composites - n_real, seed=opts.seed + 100_003, size=opts.synth_size)
 
     def objects(k: int) -> list[Cutout]:
         cuts = []
@@ -221,7 +222,9 @@ def build_dataset(opts: BuildOptions, progress: Callable[[str], None] = print) -
         progress("bags done")
     elif shared is not None:
         report.notes.append(f"{bag_dir} missing: no real trash-bag photos")
-    if shared is not None and (shared / TEACHER_MODEL).exists():
+    if shared is not None and opts.teacher_every == 0:
+        report.notes.append("--teacher-every 0: no teacher-labelled frames")
+    elif shared is not None and (shared / TEACHER_MODEL).exists():
         real = teacher_frames(shared, opts, progress)
         for r in real:
             writer.add(r["split"], "teacher", r["image"], r["xyxy"], r["names"])

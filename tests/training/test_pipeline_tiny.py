@@ -1,0 +1,134 @@
+"""The whole training pipeline end to end on a tiny dataset, offline, through the real CLI.
+
+dataset build (a few generated frames, plus a few real bags and teacher frames when ../shared is there)
+-> train 1 epoch at a tiny input size (then resume it) -> export ONNX -> run it with ONNX Runtime -> evaluate.
+
+Every command runs in a subprocess whose ``socket.connect`` refuses anything but loopback and records the
+attempt, so a download attempt (weights, the Arial font, pip auto-install) fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SHARED
+
+GUARD = '''
+import os, socket
+_log = os.environ["FRONTAGE_NET_LOG"]
+_connect = socket.socket.connect
+def _guarded(self, address):
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if self.family == socket.AF_UNIX or host in ("127.0.0.1", "::1", "localhost"):
+        return _connect(self, address)
+    with open(_log, "a") as f:
+        f.write(f"{address}\\n")
+    raise OSError("network disabled by test")
+socket.socket.connect = _guarded
+'''
+
+
+@pytest.fixture()
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    guard_dir = tmp_path / "guard"
+    guard_dir.mkdir()
+    (guard_dir / "sitecustomize.py").write_text(GUARD)
+    env = dict(os.environ)
+    env.update({
+        "PYTHONPATH": os.pathsep.join([str(guard_dir), str(ROOT)]),
+        "FRONTAGE_NET_LOG": str(tmp_path / "net.log"),
+        "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False",
+        "YOLO_CONFIG_DIR": str(tmp_path / "ultralytics"),  # fresh: the font must come from offline_assets
+        "MPLCONFIGDIR": str(tmp_path / "mpl"),
+        "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+    })
+    return env
+
+
+def frontage(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "detector", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, f"frontage {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr
+
+
+def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str, str]) -> None:
+    data_dir = tmp_path / "ds"
+    # small generated frames and no teacher pass: the shared 2-core machine must run this in about a minute
+    args = ["dataset", "build", "--out", str(data_dir), "--synth", "6", "--composites", "2", "--seed", "1",
+            "--synth-size", "480x270"]
+    with_shared = (SHARED / "README.md").exists()
+    if with_shared:
+        args += ["--shared", str(SHARED), "--bags", "4", "--bags-val", "4", "--teacher-every", "0"]
+    out = frontage(offline_env, *args)
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    assert manifest["images"]["train"]["synth"] >= 4
+    if with_shared:
+        assert manifest["images"]["train"]["bags"] == 4 and manifest["images"]["val"]["bags"] == 4
+    else:
+        assert "synthetic part alone" in out
+
+    project = tmp_path / "runs"
+    common = ["--project", str(project), "--name", "tiny", "--workers", "0", "--device", "cpu"]
+    frontage(offline_env, "train", "--data", str(data_dir / "data.yaml"), "--epochs", "2", "--chunk", "1",
+             "--imgsz", "96", "--batch", "8", *common)
+    last = project / "tiny" / "weights" / "last.pt"
+    assert last.exists()
+    out = frontage(offline_env, "train", "--resume", *common)  # the second (last) epoch of the schedule
+    assert "Resuming training" in out
+
+    # the font ultralytics wants came from matplotlib, not from the internet
+    font = Path(offline_env["YOLO_CONFIG_DIR"]) / "Ultralytics" / "Arial.ttf"
+    from detector.training.offline_assets import bundled_font
+
+    assert font.read_bytes() == bundled_font().read_bytes()
+    net_log = Path(offline_env["FRONTAGE_NET_LOG"])
+    assert not net_log.exists(), f"network access attempted: {net_log.read_text()}"
+
+    registry_file = tmp_path / "versions.json"
+    dest = tmp_path / "model" / "frontage-n.onnx"
+    out = frontage(offline_env, "train", "export", "--weights", str(last), "--imgsz", "96", "--dest", str(dest),
+                   "--registry", str(registry_file))
+    entry = json.loads(registry_file.read_text())["models"][-1]
+    from detector.training.registry import sha256_of
+
+    assert entry["version"] == "1.0" and entry["onnx_sha256"] == sha256_of(dest)
+    assert entry["onnx_check"]["output_batch2"][0] == 2  # dynamic batch
+    assert dest.with_suffix(".pt").stat().st_size < 15e6 and dest.stat().st_size < 15e6
+
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(dest), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape[2:] == [96, 96]
+    assert session.get_modelmeta().custom_metadata_map["frontage_version"] == "1.0"
+    out_arr = session.run(None, {session.get_inputs()[0].name: np.zeros((3, 3, 96, 96), np.float32)})[0]
+    assert out_arr.shape[0] == 3 and out_arr.shape[1] == 4 + 14
+
+    metrics_file = tmp_path / "metrics.json"
+    frontage(offline_env, "train", "evaluate", "--weights", str(dest), "--data", str(data_dir / "data.yaml"),
+             "--imgsz", "96", "--out", str(metrics_file))
+    metrics = json.loads(metrics_file.read_text())
+    assert "synth" in metrics["sources"] and 0.0 <= metrics["sources"]["synth"]["map50"] <= 1.0
+    if with_shared:
+        assert "bags" in metrics["sources"]
+    assert not net_log.exists(), f"network access attempted: {net_log.read_text()}"
+
+
+def test_bad_input_is_one_clear_line(offline_env: dict[str, str], tmp_path: Path) -> None:
+    for args, expected in (
+        (["train", "--data", str(tmp_path / "missing.yaml")], "dataset not found"),
+        (["train", "--resume", "--project", str(tmp_path), "--name", "none"], "nothing to resume"),
+        (["train", "export", "--weights", str(tmp_path / "x.pt")], "weights not found"),
+        (["dataset", "build", "--out", str(tmp_path / "d"), "--synth", "-1"], "--synth must be >= 0"),
+    ):
+        proc = subprocess.run([sys.executable, "-m", "detector", *args], env=offline_env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and expected in proc.stderr, proc.stderr
