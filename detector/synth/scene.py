@@ -69,8 +69,10 @@ class Look:
 def random_camera(rng: Rng, size: tuple[int, int]) -> Camera:
     w, h = size
     # from a low view down the street to the steeper CCTV view of the clips
+    # a third of the cameras zoomed in (narrow field of view): fewer, larger objects
+    hfov = float(rng.uniform(52, 72)) if rng.random() < 0.67 else float(rng.uniform(32, 52))
     return Camera(width=w, height=h, height_m=float(rng.uniform(3.5, 8.5)), pitch_deg=float(rng.uniform(14, 34)),
-                  yaw_deg=float(rng.uniform(18, 38)), hfov_deg=float(rng.uniform(52, 72)))
+                  yaw_deg=float(rng.uniform(18, 38)), hfov_deg=hfov)
 
 
 def random_street(rng: Rng, n_shops: int | None = None, z_start: float = 1.0, merchant_base: int | None = None) -> Street:
@@ -98,7 +100,7 @@ def random_street(rng: Rng, n_shops: int | None = None, z_start: float = 1.0, me
 
 def random_look(rng: Rng, name: str | None = None, clip: bool = False) -> Look:
     """Sample a look; ``clip=True`` keeps noise mild (sensor noise ruins H.264 compression)."""
-    name = name or str(rng.choice(["day", "day", "overcast", "dusk", "rain"]))
+    name = name or str(rng.choice(["day", "day", "overcast", "dusk", "rain", "night"]))
     noise = float(rng.uniform(0.5, 1.5)) if clip else float(rng.uniform(0, 7))
     blur = 0.0 if clip else float(rng.choice([0.0, 0.0, rng.uniform(0.4, 1.4)]))
     shear = float(rng.uniform(-1.1, 1.1))
@@ -118,7 +120,11 @@ def random_look(rng: Rng, name: str | None = None, clip: bool = False) -> Look:
         return Look(name, brightness=float(rng.uniform(0.6, 0.8)), contrast=0.8, tint=(1.06, 1.0, 0.94), shadow_strength=0.15,
                     sun_shear=0.0, sun_flatten=0.08, noise_sigma=noise, blur_sigma=blur, rain=float(rng.uniform(0.4, 1.0)),
                     wet=float(rng.uniform(0.4, 0.9)), haze=float(rng.uniform(0.1, 0.25)), lit_windows=bool(rng.random() < 0.5))
-    raise ValueError(f"unknown look {name!r}; known: day, overcast, dusk, rain")
+    if name == "night":  # sodium street light, lit shops, a noisy sensor
+        return Look(name, brightness=float(rng.uniform(0.22, 0.36)), tint=(0.8, 0.95, float(rng.uniform(1.1, 1.3))),
+                    shadow_strength=0.12, sun_shear=0.0, sun_flatten=0.08, noise_sigma=noise + (0.0 if clip else 2.0),
+                    blur_sigma=blur, lit_windows=True)
+    raise ValueError(f"unknown look {name!r}; known: day, overcast, dusk, rain, night")
 
 
 # ----------------------------------------------------------------------------------------------- background
@@ -250,8 +256,9 @@ def render_background(cam: Camera, street: Street, look: Look, rng: Rng) -> Back
     emis = np.zeros((H, W), np.float32)
     # sky: vertical gradient, greyer when overcast or raining
     hz = int(np.clip(cam.horizon_y(), 0, H))
-    top = np.array([200, 150, 90] if look.name == "day" else [170, 160, 150] if look.name != "dusk" else [120, 90, 80], np.float32)
-    bottom = np.array([235, 215, 190] if look.name == "day" else [200, 200, 200] if look.name != "dusk" else [120, 150, 210], np.float32)
+    sky = {"day": ([200, 150, 90], [235, 215, 190]), "dusk": ([120, 90, 80], [120, 150, 210]),
+           "night": ([40, 25, 20], [70, 80, 110])}.get(look.name, ([170, 160, 150], [200, 200, 200]))
+    top, bottom = np.array(sky[0], np.float32), np.array(sky[1], np.float32)
     # the sky gradient fills the whole picture first: whatever no surface covers reads as distant haze
     rows = max(hz, 1)
     t = np.clip(np.arange(H, dtype=np.float32) / rows, 0, 1)[:, None]
