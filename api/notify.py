@@ -8,12 +8,13 @@ service log: the default when no webhook is configured).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.core.config import Settings
 from api.db.models import Case, Notification
@@ -47,34 +48,56 @@ def send(note: Notification, settings: Settings, client: httpx.Client | None = N
             client.close()
 
 
-def deliver_due(session: Session, settings: Settings, now: datetime, limit: int = 50) -> dict[str, int]:
-    """Send pending messages whose time has come; rows locked with SKIP LOCKED so replicas share the work."""
-    query = (select(Notification).where(Notification.status == "pending", Notification.next_attempt_at <= now)
-             .order_by(Notification.next_attempt_at, Notification.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+def deliver_due(factory: sessionmaker[Session], settings: Settings, now_fn: Callable[[], datetime],
+                limit: int = 50) -> dict[str, int]:
+    """Send pending messages whose time has come, in three steps so no transaction waits on the network:
+
+    1. claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas share the work) by pushing
+       ``next_attempt_at`` a lease ahead and counting the attempt; commit;
+    2. send, outside any transaction;
+    3. record each outcome (sent / retry with exponential backoff / dead) in a short transaction.
+
+    A process that dies between 1 and 3 leaves the message to be retried when the lease runs out.
+    """
     counts = {"sent": 0, "retry": 0, "dead": 0}
-    notes = session.scalars(query).all()
-    if not notes:
-        return counts
-    with httpx.Client(timeout=settings.notify_timeout_s) as client:
-        for note in notes:
+    lease = timedelta(seconds=settings.notify_timeout_s * 2 + 30)
+    with factory.begin() as session:
+        now = now_fn()
+        query = (select(Notification).where(Notification.status == "pending", Notification.next_attempt_at <= now)
+                 .order_by(Notification.next_attempt_at, Notification.id).limit(limit))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = session.scalars(query).all()
+        for note in claimed:
             note.attempts += 1
+            note.next_attempt_at = now + lease
+        session.flush()
+        session.expunge_all()  # plain objects from here on: sent without a transaction open
+    if not claimed:
+        return counts
+    errors: dict[int, str] = {}
+    with httpx.Client(timeout=settings.notify_timeout_s) as client:
+        for note in claimed:
             try:
                 send(note, settings, client)
             except Exception as exc:  # any failure of the remote end is a retry, never a crash
-                note.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                if note.attempts >= settings.notify_max_attempts:
-                    note.status = "dead"
-                    counts["dead"] += 1
-                    log.warning("notification %s dead after %s attempts: %s", note.id, note.attempts,
-                                note.last_error)
-                else:
-                    delay = settings.notify_backoff_s * (2 ** (note.attempts - 1))
-                    note.next_attempt_at = now + timedelta(seconds=delay)
-                    counts["retry"] += 1
-            else:
-                note.status = "sent"
-                note.sent_at = now
+                errors[note.id] = f"{type(exc).__name__}: {exc}"[:1000]
+    with factory.begin() as session:
+        now = now_fn()
+        for note in claimed:
+            row = session.get(Notification, note.id)
+            if row is None:
+                continue
+            error = errors.get(note.id)
+            if error is None:
+                row.status, row.sent_at, row.last_error = "sent", now, None
                 counts["sent"] += 1
+            elif row.attempts >= settings.notify_max_attempts:
+                row.status, row.last_error = "dead", error
+                counts["dead"] += 1
+                log.warning("notification %s dead after %s attempts: %s", row.id, row.attempts, error)
+            else:
+                row.last_error = error
+                row.next_attempt_at = now + timedelta(seconds=settings.notify_backoff_s * 2 ** (row.attempts - 1))
+                counts["retry"] += 1
     return counts

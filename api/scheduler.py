@@ -83,8 +83,7 @@ def run_pass(factory: sessionmaker[Session], settings: Settings, now_fn: Callabl
         result.expired += exp
         if esc + exp < settings.scheduler_batch:
             break
-    with factory.begin() as session:
-        counts = deliver_due(session, settings, now_fn(), limit=settings.scheduler_batch)
+    counts = deliver_due(factory, settings, now_fn, limit=settings.scheduler_batch)
     result.sent += counts["sent"]
     with factory.begin() as session:
         result.purged += purge(session, settings, now_fn())

@@ -155,3 +155,32 @@ def test_camera_still_sees_it_after_merchant_report_escalates(live):
         assert r.json()["state"] == "escalated"
         case = http.get(f"/api/v1/cases/{case_id}", headers=world.auth("operator")).json()
         assert case["escalation_level"] == 1 and "still sees" in case["events"][-1]["note"]
+
+
+def test_unreachable_webhook_retries_with_backoff_then_parks_message(database_url):
+    from apikit import free_port
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from api.db.models import Notification
+
+    app = create_app(api_settings(database_url, notify_webhook_url=f"http://127.0.0.1:{free_port()}/down",
+                                  notify_max_attempts=2, notify_backoff_s=1.0, notify_timeout_s=1.0))
+    with TestClient(app) as c:
+        world = make_world(app)
+        case_id = post_event(c, world.tokens["edge_x"], event(world.cam_a, world.zone_a)).json()["case_id"]
+        c.post(f"/api/v1/cases/{case_id}/actions/confirm", headers=world.auth("operator"))
+
+        def note() -> Notification:
+            with app.state.session_factory() as s:
+                return s.scalar(select(Notification).where(Notification.case_id == case_id))
+
+        c.post("/api/v1/admin/scheduler/run", headers=world.auth("admin"))
+        first = note()
+        assert (first.status, first.attempts) == ("pending", 1) and "ConnectError" in first.last_error
+        c.post("/api/v1/admin/scheduler/run", headers=world.auth("admin"))
+        assert note().attempts == 1  # backoff: not retried before its time
+        c.post("/api/v1/admin/clock", json={"advance_s": 2}, headers=world.auth("admin"))
+        c.post("/api/v1/admin/scheduler/run", headers=world.auth("admin"))
+        assert (note().status, note().attempts) == ("dead", 2)
+    app.state.engine.dispose()
