@@ -112,6 +112,9 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
             time.sleep(0.05)
         if errors:
             raise BenchError(f"the edge runtime failed: {errors[0]}")
+        while time.monotonic() < deadline and not all(  # every camera open and delivering (opens probe the GOP)
+                f.live is None or f.live.stats.healthy for f in runtime.feeds):  # type: ignore[attr-defined]
+            time.sleep(0.05)
         starts = {f.id: f.live._t0 for f in runtime.feeds if f.live is not None}  # type: ignore[attr-defined]
         time.sleep(warmup_s)
         cpu0, t0 = cpu_seconds(), time.monotonic()
