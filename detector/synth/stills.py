@@ -52,8 +52,8 @@ class LabeledFrame:
 
 # How often each violation class is drawn in busy scenes (fixtures and people are placed separately).
 _VIOLATION_WEIGHTS = {
-    "bicycle": 1.3, "e_bike": 1.3, "goods_display": 1.2, "table": 1.0, "chair": 1.2, "parasol": 0.8,
-    "a_frame_sign": 1.0, "stall_cart": 0.8, "stacked_materials": 1.1, "trash_bag": 1.4, "litter_pile": 1.0,
+    "bicycle": 1.1, "e_bike": 1.0, "goods_display": 1.3, "table": 0.9, "chair": 1.0, "parasol": 0.8,
+    "a_frame_sign": 1.0, "stall_cart": 0.7, "stacked_materials": 1.7, "trash_bag": 2.2, "litter_pile": 1.4,
 }
 
 
