@@ -29,6 +29,9 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     from sqlalchemy import create_engine, pool, text
 
     cfg = alembic_config(database_url)
+    if database_url.startswith("sqlite"):
+        _upgrade_sqlite(cfg, database_url, revision)
+        return
     if not database_url.startswith("postgresql"):
         command.upgrade(cfg, revision)
         return
@@ -50,3 +53,23 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def _upgrade_sqlite(cfg: Config, database_url: str, revision: str) -> None:
+    """Workers of one server starting together take turns (a lock file beside the database)."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    db = make_url(database_url).database
+    if not db or db == ":memory:":
+        command.upgrade(cfg, revision)
+        return
+    lock_path = Path(db).with_name(Path(db).name + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            command.upgrade(cfg, revision)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
