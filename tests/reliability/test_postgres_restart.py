@@ -110,9 +110,11 @@ def test_postgres_restart_under_load(own_postgres: TempPostgres, tmp_path: Path)
         assert all(h.get("retry-after") for _, s, h in outage if s == 503)
 
         pg.start()
+        restarted_at = time.monotonic()
         recovered_from = len(load.answers)
         assert wait_for(lambda: Counter(s for _, s, _ in load.answers[recovered_from:])[201] >= 5, 60), (
             load.statuses(), service.log_tail())
+        print(f"answers: {dict(load.statuses())}; 201 again {time.monotonic() - restarted_at:.1f} s after the restart")
         load.stop_evt.set()
         load.join(20)
         assert service.proc is not None and service.proc.poll() is None, "the service died with its database"
