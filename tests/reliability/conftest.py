@@ -3,7 +3,6 @@ shared `test` database), and the real footage + COCO model from ../shared for th
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,24 +12,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from relkit import rel_schema
-
-
-def _require(flag: str) -> bool:
-    return os.environ.get(flag, "") not in ("", "0", "false", "False")
+from relkit import rel_schema, require_postgres
 
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL schema for one test (skips locally, fails in CI, without PostgreSQL)."""
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    except OSError:
-        if _require("FRONTAGE_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is unreachable and FRONTAGE_REQUIRE_POSTGRES is set")
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+    """A fresh, migrated PostgreSQL schema for one test, in our own `frontage_rel` database."""
+    require_postgres()
     with rel_schema() as url:
         yield url
 

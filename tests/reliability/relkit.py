@@ -42,6 +42,18 @@ def wait_for(cond: Callable[[], object], timeout: float, step: float = 0.1) -> b
     return bool(cond())
 
 
+def require_postgres() -> None:
+    """Skip locally, fail in CI (FRONTAGE_REQUIRE_POSTGRES), when PostgreSQL at 127.0.0.1:5432 is unreachable."""
+    import pytest
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError:
+        if os.environ.get("FRONTAGE_REQUIRE_POSTGRES", "") not in ("", "0", "false", "False"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is unreachable and FRONTAGE_REQUIRE_POSTGRES is set")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+
+
 def _raw(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 

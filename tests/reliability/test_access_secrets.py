@@ -42,8 +42,9 @@ TTL_S = 3600
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """One service run that creates and uses every kind of secret; the tests then inspect what it left."""
-    from relkit import rel_schema
+    from relkit import rel_schema, require_postgres
 
+    require_postgres()
     d = tmp_path_factory.mktemp("secrets")
     with rel_schema() as url:
         seeded = seed(url, [ZONES], {"edge-sec": ["sec-cam"]}, users={"sec-admin": "admin"})
