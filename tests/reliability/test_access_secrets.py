@@ -89,7 +89,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             merchant = {"Authorization": f"Bearer {token}"}
             out["merchant_me"] = httpx.get(base + "/api/v1/merchant/me", headers=merchant, timeout=10).status_code
             out["merchant_path_me"] = httpx.get(f"{base}/api/v1/merchant/t/{token}/me", timeout=10).status_code
-            out["merchant_page"] = httpx.get(f"{base}/m/{token}", timeout=10).status_code
+            page = httpx.get(f"{base}/m/{token}", timeout=10)
+            out["merchant_page"] = page.status_code
+            out["page_headers"] = {"/m/{token}": page.headers, "/login": httpx.get(base + "/login", timeout=10).headers}
             # Expiry: the service clock moves past the token's lifetime.
             r = httpx.post(base + "/api/v1/admin/clock", headers=admin, json={"advance_s": TTL_S + 60}, timeout=10)
             assert r.status_code == 200, r.text
@@ -149,6 +151,15 @@ def test_merchant_tokens_expire_and_revoke_devices_revoke(run: dict) -> None:
     assert run["merchant_me_expired"] == 401
     assert run["fresh_me"] == 200 and run["fresh_me_revoked"] == 401
     assert run["revoked_device"] == 401
+
+
+def test_security_headers_on_pages_of_the_production_command(run: dict) -> None:
+    for path, headers in run["page_headers"].items():
+        csp = headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, (path, csp)
+        assert headers.get("x-frame-options") == "DENY", path
+        assert headers.get("x-content-type-options") == "nosniff", path
+        assert headers.get("referrer-policy") == "no-referrer", path
 
 
 def test_cors_closed_by_default(run: dict) -> None:
