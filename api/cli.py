@@ -25,7 +25,7 @@ def serve(
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.echo("note: several workers on SQLite share one writer; use PostgreSQL for real concurrency", err=True)
     uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, proxy_headers=True, forwarded_allow_ips="*")
+                log_level=log_level, proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
 
 
 def demo(

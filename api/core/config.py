@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     public_url: Annotated[str, Field(
         description="Base URL people reach the service at; merchant links are {public_url}/m/{token}")] = (
         "http://127.0.0.1:8000")
+    forwarded_allow_ips: Annotated[str, Field(
+        description="Comma-separated proxy addresses whose X-Forwarded-For is trusted (client IP for login limits); "
+                    "never '*' unless every client comes through the proxy")] = "127.0.0.1"
 
     # Ingest
     attach_window_s: Annotated[float, Field(

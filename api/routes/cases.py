@@ -187,7 +187,7 @@ def case_detail(session: Session, case: Case, now: datetime) -> CaseDetail:
         events=[CaseEventPublic.model_validate(e) for e in events])
 
 
-def _act(request: Request, session: Session, settings: Any, now: datetime, user: User, case: Case,
+def perform_action(request: Request, session: Session, settings: Any, now: datetime, user: User, case: Case,
          action: Action, body: ActionRequest) -> ActionResult:
     if not role_may(user.role, action, case):
         raise HTTPException(403, f"role '{user.role}' may not {action.value} this case")
@@ -208,7 +208,7 @@ def case_action(case_id: int, action: Action, request: Request, session: Session
                 clock: ClockDep, user: StaffUser, body: ActionRequest | None = None) -> ActionResult:
     """Take one workflow action (confirm, reject, notify, report_fixed, verify, close, escalate, feedback, reopen)."""
     case = load_case(session, case_id)
-    return _act(request, session, settings, clock.now(), user, case, action, body or ActionRequest())
+    return perform_action(request, session, settings, clock.now(), user, case, action, body or ActionRequest())
 
 
 @router.post("/cases/{case_id}/claim", response_model=CasePublic, summary="Take a case (409 if someone has it)")
@@ -260,7 +260,7 @@ def bulk_action(action: Literal["confirm", "reject"], body: BulkRequest, request
             continue
         try:
             with session.begin_nested():
-                _act(request, session, settings, now, user, case, Action(action), ActionRequest(note=body.note))
+                perform_action(request, session, settings, now, user, case, Action(action), ActionRequest(note=body.note))
             done.append(case_id)
         except TransitionError as exc:
             failed[case_id] = exc.detail

@@ -95,7 +95,7 @@ def _merchant_case(session: Session, case: Case, with_evidence: bool, prefix: st
 
 
 #: Cases a merchant is shown: from the moment it was told (unconfirmed detections stay internal).
-_VISIBLE = [s.value for s in CaseState if s not in (CaseState.DETECTED, CaseState.REJECTED, CaseState.CONFIRMED)]
+MERCHANT_VISIBLE_STATES = [s.value for s in CaseState if s not in (CaseState.DETECTED, CaseState.REJECTED, CaseState.CONFIRMED)]
 
 
 @own_router.get("/me", summary="Who this link belongs to")
@@ -105,7 +105,7 @@ def merchant_me(merchant: CurrentMerchant) -> dict[str, str | None]:
 
 @own_router.get("/cases", response_model=list[MerchantCasePublic], summary="This merchant's cases")
 def merchant_cases(merchant: CurrentMerchant, session: SessionDep, request: Request) -> list[MerchantCasePublic]:
-    rows = session.scalars(select(Case).where(Case.merchant_id == merchant.id, Case.state.in_(_VISIBLE))
+    rows = session.scalars(select(Case).where(Case.merchant_id == merchant.id, Case.state.in_(MERCHANT_VISIBLE_STATES))
                            .order_by(Case.created_at.desc(), Case.id.desc()).limit(200)).unique()
     return [_merchant_case(session, c, False, "") for c in rows]
 
@@ -114,7 +114,7 @@ def merchant_cases(merchant: CurrentMerchant, session: SessionDep, request: Requ
 def merchant_case(case_id: int, merchant: CurrentMerchant, session: SessionDep,
                   request: Request) -> MerchantCasePublic:
     case = _own_case(session, merchant, case_id)
-    if case.state not in _VISIBLE:
+    if case.state not in MERCHANT_VISIBLE_STATES:
         raise HTTPException(404, f"case {case_id} not found")
     prefix = request.url.path.split("/cases/")[0] + "/evidence"
     return _merchant_case(session, case, True, prefix)
@@ -155,7 +155,7 @@ async def merchant_report_fixed(
 def merchant_history(merchant: CurrentMerchant, session: SessionDep) -> list[CaseEventPublic]:
     rows = session.scalars(
         select(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
-        .where(Case.merchant_id == merchant.id, Case.state.in_(_VISIBLE),
+        .where(Case.merchant_id == merchant.id, Case.state.in_(MERCHANT_VISIBLE_STATES),
                CaseEvent.action.not_in(["created", "episode_attached", "claimed", "assigned"]))
         .order_by(CaseEvent.id.desc()).limit(500)).all()
     out = []
@@ -172,6 +172,6 @@ def merchant_evidence(evidence_id: int, merchant: CurrentMerchant, session: Sess
                       settings: SettingsDep) -> Response:
     row = session.get(Evidence, evidence_id)
     case = session.get(Case, row.case_id) if row else None
-    if row is None or case is None or case.merchant_id != merchant.id or case.state not in _VISIBLE:
+    if row is None or case is None or case.merchant_id != merchant.id or case.state not in MERCHANT_VISIBLE_STATES:
         raise HTTPException(404, "evidence not found")
     return evidence_response(settings, row)

@@ -1,5 +1,5 @@
 """The case page (evidence, timeline, merchant and their history) and its action buttons, which go through
-the case service's own action path (`api.routes.cases._act` -> `api.workflow`).
+the case service's own action path (`api.routes.cases.perform_action` -> `api.workflow`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.db.models import Case, CaseEvent, CaseState, Evidence
-from api.routes.cases import _act, evidence_response
+from api.routes.cases import evidence_response, perform_action
 from api.schemas.cases import ActionRequest
 from api.web.context import DbDep, StaffPage, safe_next
 from api.workflow import Action, TransitionError, allowed_actions, role_may
@@ -69,7 +69,7 @@ def case_action(case_id: int, page: StaffPage, db: DbDep, action: Annotated[str,
                                              "error"))
     assert page.user is not None
     try:
-        result = _act(page.request, db, page.request.app.state.settings, page.now(), page.user, case, act,
+        result = perform_action(page.request, db, page.request.app.state.settings, page.now(), page.user, case, act,
                       ActionRequest(note=note.strip() or None,
                                     version=int(version) if version.isdigit() else None))
     except TransitionError as exc:

@@ -168,7 +168,7 @@ def get_page(request: Request) -> Page:
 
 
 PageDep = Annotated[Page, Depends(get_page)]
-DbDep = Annotated[Session, Depends(get_session)]
+DbDep = Annotated[Session, Depends(get_session, scope="function")]  # commit before the response is sent
 
 
 class LoginRequired(HTTPException):

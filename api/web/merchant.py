@@ -15,7 +15,7 @@ from api.db.models import Case, CaseState, Evidence, Merchant
 from api.deps import get_current_merchant
 from api.evidence import EvidenceError, check_file, store
 from api.routes.cases import evidence_response
-from api.routes.merchants import _VISIBLE as MERCHANT_VISIBLE
+from api.routes.merchants import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
 from api.web.context import DbDep, Page, PageDep
 from api.workflow import Action, TransitionError, Workflow
 
