@@ -6,6 +6,7 @@ an edge box can tell which registered model it runs without the registry file.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -104,9 +105,14 @@ def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = Non
     if dest is not None:
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(onnx_path, dest)
         pt_dest = dest.with_suffix(".pt")
-        strip_checkpoint(Path(weights), pt_dest)
+        # write beside, then rename: an edge box that reloads on file change never reads half a model
+        tmp_pt = pt_dest.with_name(pt_dest.name + ".tmp")
+        strip_checkpoint(Path(weights), tmp_pt)
+        os.replace(tmp_pt, pt_dest)
+        tmp_onnx = dest.with_name(dest.name + ".tmp")
+        shutil.copyfile(onnx_path, tmp_onnx)
+        os.replace(tmp_onnx, dest)
         onnx_path, pt_path = dest, pt_dest
     rel = str(onnx_path.resolve().relative_to(registry.ROOT)) if onnx_path.resolve().is_relative_to(registry.ROOT) else str(onnx_path)
     entry = {
