@@ -3,8 +3,8 @@ the ONNX Runtime run, and decoding (thresholds + NMS) — each timed by calling 
 
 Two what-ifs on the same batches (the backend itself is not changed):
 
-* the same session on a *rectangular* letterbox (the 16:9 frame fitted into 416x256 instead of 416x416; the
-  exported model has a dynamic height/width);
+* the same graph on a *rectangular* letterbox (a 16:9 frame fitted to the width, height padded to a multiple of 32,
+  e.g. 320x192 instead of 320x320; a fixed-size model gets a dynamic-size twin in var/bench/model/);
 * a second session with ONNX Runtime's intra-op thread spinning off (``session.intra_op.allow_spinning=0``),
   square and rectangular. Wall time and process CPU time are both reported: on a box where 40 decoder
   threads share two cores, CPU time is what limits the number of streams.
@@ -26,6 +26,20 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def dynamic_twin(onnx_path: Path) -> str:
+    """A copy of the model with a dynamic input height/width (var/bench/model/), for the rectangular what-if."""
+    import onnx
+
+    out = ROOT / "var" / "bench" / "model" / f"{onnx_path.stem}-dynamic-hw.onnx"
+    if not out.exists() or out.stat().st_mtime < onnx_path.stat().st_mtime:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model = onnx.load(str(onnx_path))
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_param, dims[3].dim_param = "height", "width"
+        onnx.save(model, str(out))
+    return str(out)
+
+
 def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, tuple[float, float]]:
     import onnxruntime as ort
 
@@ -40,6 +54,15 @@ def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, 
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     no_spin = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    h, w = 720, 1280
+    gain = min(backend.in_h / h, backend.in_w / w)
+    rect_h = int(np.ceil(round(h * gain) / 32) * 32)
+    rect_top = (backend.in_h - rect_h) // 2
+    square, rect_name = f"{backend.in_w}x{backend.in_h}", f"{backend.in_w}x{rect_h}"
+    rect_session, rect_no_spin = backend.session, no_spin
+    if isinstance(backend.input.shape[2], int):  # fixed input size: a dynamic twin of the same graph for the what-if
+        rect_session, rect_no_spin = (ort.InferenceSession(dynamic_twin(onnx_path), o, providers=["CPUExecutionProvider"])
+                                      for o in (ort.SessionOptions(), options))
     images = frames_from(street_clip(1.0), n_frames)
     chunks = [images[i : i + batch] for i in range(0, n_frames, batch)]
     name = backend.input.name
@@ -58,14 +81,13 @@ def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, 
         acc: dict[str, list[float]] = {}
         for chunk in chunks:
             feed, geometry = timed("preprocess (letterbox into the batch)", lambda c=chunk: backend.preprocess(c), acc)
-            out = timed("onnxruntime run, 416x416", lambda f=feed: backend.session.run(outputs, {name: f})[0], acc)
+            out = timed(f"onnxruntime run, {square}", lambda f=feed: backend.session.run(outputs, {name: f})[0], acc)
             timed("decode + NMS", lambda o=out, g=geometry: [backend._decode_one(o[x[5]], x) for x in g], acc)
-            # a rectangular letterbox: 1280x720 -> 416x234, padded to a multiple of the stride (32): 416x256
-            top = (backend.in_h - 256) // 2
-            rect = np.ascontiguousarray(feed[:, :, top : top + 256, :])
-            timed("what-if: run at 416x256", lambda r=rect: backend.session.run(outputs, {name: r}), acc)
-            timed("what-if: 416x416, no spinning", lambda f=feed: no_spin.run(outputs, {name: f}), acc)
-            timed("what-if: 416x256, no spinning", lambda r=rect: no_spin.run(outputs, {name: r}), acc)
+            # a rectangular letterbox: the frame fitted to the width, height padded up to a multiple of 32
+            rect = np.ascontiguousarray(feed[:, :, rect_top : rect_top + rect_h, :])
+            timed(f"what-if: run at {square} -> {rect_name}", lambda r=rect: rect_session.run(outputs, {name: r}), acc)
+            timed(f"what-if: {square}, no spinning", lambda f=feed: no_spin.run(outputs, {name: f}), acc)
+            timed(f"what-if: {rect_name}, no spinning", lambda r=rect: rect_no_spin.run(outputs, {name: r}), acc)
         for k, (wall, cpu) in acc.items():
             prev = best.get(k, (float("inf"), float("inf")))
             best[k] = (min(prev[0], wall / n_frames * 1000), min(prev[1], cpu / n_frames * 1000))
