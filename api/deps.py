@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.clock import Clock
 from api.core.config import Settings
 from api.db.models import EdgeDevice, Merchant, MerchantToken, Role, User
+from api.schemas import MAX_DB_ID
 from api.security import EDGE_PREFIX, MERCHANT_PREFIX, USER_PREFIX, SessionTokens, sha256_hex
 
 
@@ -130,3 +131,7 @@ def get_current_merchant(request: Request, session: SessionDep, clock: ClockDep,
 
 
 CurrentMerchant = Annotated[Merchant, Depends(get_current_merchant)]
+
+
+#: An id in a URL path: out-of-range values answer 422 instead of overflowing in the database driver.
+PathId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from api.core.config import Settings
 from api.db.models import Case, CaseState, Evidence
+
+log = logging.getLogger(__name__)
 
 ALLOWED_TYPES = ("image/jpeg", "image/png", "video/mp4")
 
@@ -108,12 +111,22 @@ def store(session: Session, settings: Settings, case: Case, f: CheckedFile, sour
         # Content-addressed: the stored path comes from the hash, never from the uploaded name.
         key = f"{f.sha256[:2]}/{f.sha256}"
         path = settings.evidence_dir / key
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part")
-            tmp.write_bytes(f.data)
-            tmp.replace(path)
-        row.storage_key = key
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".part")
+                try:
+                    tmp.write_bytes(f.data)
+                    tmp.replace(path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            row.storage_key = key
+        except OSError as exc:
+            # A full or read-only evidence disk must not lose the event: keep the bytes in the database
+            # row instead (readable by every replica) and say so in one line.
+            log.error("evidence store %s unusable (%s: %s); keeping %s in the database",
+                      settings.evidence_dir, type(exc).__name__, exc.strerror or exc, f.file_name)
+            row.data = f.data
     session.add(row)
     return row
 

@@ -23,7 +23,7 @@ from api.db.session import make_engine, make_session_factory
 from api.metrics import Metrics
 from api.routes import admin, auth, cameras, cases, devices, events, health, merchants, models, stats
 from api.scheduler import scheduler_loop
-from api.security import Passwords, SessionTokens
+from api.security import Passwords, SessionTokens, install_log_redaction
 from api.workflow import TransitionError
 
 log = logging.getLogger("frontage.api")
@@ -38,6 +38,7 @@ def _db_down(exc: Exception) -> bool:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     clock = clock or Clock(settings.clock_offset_s)
+    install_log_redaction()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,7 +124,38 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         setup = getattr(web, "setup", None)
         if callable(setup):
             setup(app)
+    _document_error_body(app)
     return app
+
+
+def _document_error_body(app: FastAPI) -> None:
+    """Make the OpenAPI say what a 422 really carries: one readable line plus the field errors.
+
+    The service answers ``{"detail": "<where>: <what>", "errors": [{"loc": [...], "msg": "..."}]}`` (the
+    validation handler above, and routes that raise ``HTTPException(422, "...")``), not FastAPI's default
+    ``HTTPValidationError`` with a list in ``detail``; clients generated from the spec must see the truth.
+    """
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = build()
+            schemas = spec.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = {
+                    "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+                    "properties": {
+                        "detail": {"type": "string", "title": "Detail", "description": "What is wrong, in one line"},
+                        "errors": {"type": "array", "title": "Errors", "items": {
+                            "type": "object", "properties": {
+                                "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                                "msg": {"type": "string"}}}},
+                    },
+                }
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

@@ -12,6 +12,8 @@ True
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -65,3 +67,33 @@ class SessionTokens:
             return None
         uid = data.get("uid") if isinstance(data, dict) else None
         return uid if isinstance(uid, int) else None
+
+
+_SECRET_IN_TEXT = re.compile(r"\b(fe_|fm_|fu_)[A-Za-z0-9_-]{8,}")
+
+
+def redact(text: str) -> str:
+    """Hide Frontage secrets (device keys, merchant link tokens, session tokens) in a log line.
+
+    >>> redact("GET /m/fm_abcdefghijklmnop/cases HTTP/1.1")
+    'GET /m/fm_***/cases HTTP/1.1'
+    """
+    return _SECRET_IN_TEXT.sub(r"\1***", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Log filter: merchant link tokens travel in URL paths, so access-log lines must be redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "api"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecretsFilter) for f in logger.filters):
+            logger.addFilter(RedactSecretsFilter())

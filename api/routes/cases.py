@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.db.models import Camera, Case, CaseEvent, CaseState, Evidence, Merchant, Road, User
-from api.deps import ClockDep, OperatorUser, SessionDep, SettingsDep, StaffUser
+from api.deps import ClockDep, OperatorUser, PathId, SessionDep, SettingsDep, StaffUser
 from api.evidence import read as read_evidence
 from api.schemas.cases import (
     ActionRequest,
@@ -169,7 +169,7 @@ def load_case(session: Session, case_id: int) -> Case:
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with evidence and audit trail")
-def get_case(case_id: int, session: SessionDep, user: StaffUser, clock: ClockDep) -> CaseDetail:
+def get_case(case_id: PathId, session: SessionDep, user: StaffUser, clock: ClockDep) -> CaseDetail:
     case = load_case(session, case_id)
     return case_detail(session, case, clock.now())
 
@@ -204,7 +204,7 @@ def perform_action(request: Request, session: Session, settings: Any, now: datet
 
 @router.post("/cases/{case_id}/actions/{action}", response_model=ActionResult,
              responses={409: {"description": "Not allowed in this state: {detail, allowed}"}})
-def case_action(case_id: int, action: Action, request: Request, session: SessionDep, settings: SettingsDep,
+def case_action(case_id: PathId, action: Action, request: Request, session: SessionDep, settings: SettingsDep,
                 clock: ClockDep, user: StaffUser, body: ActionRequest | None = None) -> ActionResult:
     """Take one workflow action (confirm, reject, notify, report_fixed, verify, close, escalate, feedback, reopen)."""
     case = load_case(session, case_id)
@@ -212,7 +212,7 @@ def case_action(case_id: int, action: Action, request: Request, session: Session
 
 
 @router.post("/cases/{case_id}/claim", response_model=CasePublic, summary="Take a case (409 if someone has it)")
-def claim_case(case_id: int, session: SessionDep, user: OperatorUser, clock: ClockDep,
+def claim_case(case_id: PathId, session: SessionDep, user: OperatorUser, clock: ClockDep,
                settings: SettingsDep) -> CasePublic:
     case = load_case(session, case_id)
     if case.assignee_id not in (None, user.id):
@@ -227,7 +227,7 @@ def claim_case(case_id: int, session: SessionDep, user: OperatorUser, clock: Clo
 
 
 @router.post("/cases/{case_id}/assign", response_model=CasePublic, summary="Assign (or unassign) a case")
-def assign_case(case_id: int, body: AssignRequest, session: SessionDep, user: OperatorUser, clock: ClockDep,
+def assign_case(case_id: PathId, body: AssignRequest, session: SessionDep, user: OperatorUser, clock: ClockDep,
                 settings: SettingsDep) -> CasePublic:
     if user.role == "operator":
         raise HTTPException(403, "only supervisors and admins assign cases; operators claim them")
@@ -268,7 +268,7 @@ def bulk_action(action: Literal["confirm", "reject"], body: BulkRequest, request
 
 
 @router.get("/evidence/{evidence_id}", summary="Evidence bytes (staff)")
-def get_evidence(evidence_id: int, session: SessionDep, settings: SettingsDep, user: StaffUser) -> Response:
+def get_evidence(evidence_id: PathId, session: SessionDep, settings: SettingsDep, user: StaffUser) -> Response:
     row = session.get(Evidence, evidence_id)
     if row is None:
         raise HTTPException(404, "evidence not found")

@@ -14,7 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db.models import Case, CaseEvent, CaseState, Evidence, Merchant, MerchantToken
-from api.deps import AdminUser, ClockDep, CurrentMerchant, OperatorUser, SessionDep, SettingsDep, StaffUser
+from api.deps import (
+    AdminUser,
+    ClockDep,
+    CurrentMerchant,
+    OperatorUser,
+    PathId,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+)
 from api.evidence import EvidenceError, check_file, store
 from api.routes.cases import evidence_public, evidence_response
 from api.schemas.cases import CaseEventPublic, MerchantCasePublic
@@ -111,7 +120,7 @@ def merchant_cases(merchant: CurrentMerchant, session: SessionDep, request: Requ
 
 
 @own_router.get("/cases/{case_id}", response_model=MerchantCasePublic)
-def merchant_case(case_id: int, merchant: CurrentMerchant, session: SessionDep,
+def merchant_case(case_id: PathId, merchant: CurrentMerchant, session: SessionDep,
                   request: Request) -> MerchantCasePublic:
     case = _own_case(session, merchant, case_id)
     if case.state not in MERCHANT_VISIBLE_STATES:
@@ -122,8 +131,7 @@ def merchant_case(case_id: int, merchant: CurrentMerchant, session: SessionDep,
 
 @own_router.post("/cases/{case_id}/report-fixed", response_model=MerchantCasePublic,
                  summary="Tell the city the problem is fixed (optional photo and note)")
-async def merchant_report_fixed(
-    case_id: int, request: Request, merchant: CurrentMerchant, session: SessionDep, settings: SettingsDep,
+async def merchant_report_fixed(case_id: PathId, request: Request, merchant: CurrentMerchant, session: SessionDep, settings: SettingsDep,
     clock: ClockDep, note: Annotated[str | None, Form(max_length=2000)] = None,
     photo: Annotated[UploadFile | None, File(description="JPEG or PNG of the cleared frontage")] = None,
 ) -> MerchantCasePublic:
@@ -168,7 +176,7 @@ def merchant_history(merchant: CurrentMerchant, session: SessionDep) -> list[Cas
 
 
 @own_router.get("/evidence/{evidence_id}", summary="Evidence of one of this merchant's cases")
-def merchant_evidence(evidence_id: int, merchant: CurrentMerchant, session: SessionDep,
+def merchant_evidence(evidence_id: PathId, merchant: CurrentMerchant, session: SessionDep,
                       settings: SettingsDep) -> Response:
     row = session.get(Evidence, evidence_id)
     case = session.get(Case, row.case_id) if row else None

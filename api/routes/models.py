@@ -8,7 +8,16 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import select, update
 
 from api.db.models import ModelVersion
-from api.deps import AdminUser, ClockDep, SessionDep, StaffUser, _bearer, get_current_device, get_current_user
+from api.deps import (
+    AdminUser,
+    ClockDep,
+    PathId,
+    SessionDep,
+    StaffUser,
+    _bearer,
+    get_current_device,
+    get_current_user,
+)
 from api.schemas.entities import ModelVersionCreate, ModelVersionPublic
 from api.security import EDGE_PREFIX
 
@@ -49,7 +58,7 @@ def current_models(request: Request, session: SessionDep, clock: ClockDep) -> li
 
 
 @router.post("/{model_id}/current", response_model=ModelVersionPublic)
-def make_current(model_id: int, session: SessionDep, user: AdminUser) -> ModelVersion:
+def make_current(model_id: PathId, session: SessionDep, user: AdminUser) -> ModelVersion:
     row = session.get(ModelVersion, model_id)
     if row is None:
         raise HTTPException(404, "model version not found")
@@ -59,7 +68,7 @@ def make_current(model_id: int, session: SessionDep, user: AdminUser) -> ModelVe
 
 
 @router.put("/{model_id}/file", response_model=ModelVersionPublic, summary="Upload the weights (sha256 must match)")
-async def upload_file(model_id: int, request: Request, session: SessionDep, user: AdminUser) -> ModelVersion:
+async def upload_file(model_id: PathId, request: Request, session: SessionDep, user: AdminUser) -> ModelVersion:
     row = session.get(ModelVersion, model_id)
     if row is None:
         raise HTTPException(404, "model version not found")
@@ -74,7 +83,7 @@ async def upload_file(model_id: int, request: Request, session: SessionDep, user
 
 
 @router.get("/{model_id}/file", summary="Download the weights (edge devices and staff)")
-def download_file(model_id: int, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+def download_file(model_id: PathId, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     _edge_or_staff(request, session, clock)
     row = session.get(ModelVersion, model_id)
     if row is None or row.file_data is None:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import DbId
+
 
 class EvidencePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -88,7 +90,7 @@ class ActionResult(BaseModel):
 
 
 class BulkRequest(BaseModel):
-    case_ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    case_ids: Annotated[list[DbId], Field(min_length=1, max_length=500)]
     note: str | None = None
 
 

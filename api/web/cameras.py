@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Role, Zone
+from api.deps import PathId
 from api.routes.cases import evidence_response
 from api.seed import apply_zones
 from api.web.context import DbDep, Page, StaffPage
@@ -90,7 +91,7 @@ def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], 
 
 
 @router.get("/cameras/{camera_id}/zones", include_in_schema=False)
-def zone_editor(camera_id: int, page: StaffPage, db: DbDep) -> Response:
+def zone_editor(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     camera = _camera(db, camera_id)
     saved = page.request.query_params.get("saved")
     return _editor(page, db, camera, zones_for_editor(camera),
@@ -121,7 +122,7 @@ def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
 
 
 @router.post("/cameras/{camera_id}/zones", include_in_schema=False)
-def save_zones(camera_id: int, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
+def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
                csrf_token: Annotated[str, Form()] = "") -> Response:
     if (refused := page.csrf_refused(csrf_token)) is not None:
         return refused
@@ -165,7 +166,7 @@ def zones_file_for(camera: Camera) -> ZonesFile:
 
 
 @router.get("/cameras/{camera_id}/zones.yaml", include_in_schema=False)
-def zones_yaml(camera_id: int, page: StaffPage, db: DbDep) -> Response:
+def zones_yaml(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     camera = _camera(db, camera_id)
     zones_file = zones_file_for(camera)
     zones = [{k: v for k, v in z.model_dump(mode="json", exclude_none=True).items() if v != [] or k == "forbid"}
@@ -179,7 +180,7 @@ def zones_yaml(camera_id: int, page: StaffPage, db: DbDep) -> Response:
 
 
 @router.get("/cameras/{camera_id}/snapshot", include_in_schema=False)
-def snapshot(camera_id: int, page: StaffPage, db: DbDep) -> Response:
+def snapshot(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     camera = _camera(db, camera_id)
     frame = latest_frame(db, camera.id)
     if frame is not None:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.db.models import Case, CaseEvent, CaseState, Evidence
+from api.deps import PathId
 from api.routes.cases import evidence_response, perform_action
 from api.schemas.cases import ActionRequest
 from api.web.context import DbDep, StaffPage, safe_next
@@ -31,7 +32,7 @@ def _case(db: DbDep, case_id: int) -> Case:
 
 
 @router.get("/cases/{case_id}", include_in_schema=False)
-def case_page(case_id: int, page: StaffPage, db: DbDep) -> Response:
+def case_page(case_id: PathId, page: StaffPage, db: DbDep) -> Response:
     case = db.get(Case, case_id)
     if case is None:
         return page.render("error.html", status_code=404, title=page.t("error.not_found"),
@@ -54,7 +55,7 @@ def case_page(case_id: int, page: StaffPage, db: DbDep) -> Response:
 
 
 @router.post("/cases/{case_id}/action", include_in_schema=False)
-def case_action(case_id: int, page: StaffPage, db: DbDep, action: Annotated[str, Form(max_length=40)],
+def case_action(case_id: PathId, page: StaffPage, db: DbDep, action: Annotated[str, Form(max_length=40)],
                 csrf_token: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=2000)] = "",
                 version: Annotated[str, Form(max_length=20)] = "",
                 next: Annotated[str, Form(max_length=2000)] = "") -> Response:
@@ -87,7 +88,7 @@ def case_action(case_id: int, page: StaffPage, db: DbDep, action: Annotated[str,
 
 
 @router.get("/cases/{case_id}/next", include_in_schema=False)
-def next_case(case_id: int, page: StaffPage, db: DbDep) -> Response:
+def next_case(case_id: PathId, page: StaffPage, db: DbDep) -> Response:
     """The next case waiting for review after this one (oldest first), else the queue."""
     waiting = select(Case.id).where(Case.state == CaseState.DETECTED.value)
     nxt = db.scalar(waiting.where(Case.id > case_id).order_by(Case.id).limit(1)) or db.scalar(
@@ -96,7 +97,7 @@ def next_case(case_id: int, page: StaffPage, db: DbDep) -> Response:
 
 
 @router.get("/evidence/{evidence_id}", include_in_schema=False)
-def staff_evidence(evidence_id: int, page: StaffPage, db: DbDep) -> Response:
+def staff_evidence(evidence_id: PathId, page: StaffPage, db: DbDep) -> Response:
     row = db.get(Evidence, evidence_id)
     if row is None:
         raise HTTPException(404, "evidence not found")

@@ -107,14 +107,6 @@ def check_recorded(svc: ServiceProcess, ev: ViolationEvent, r: httpx.Response, f
     assert "Traceback" not in log, log[-3000:]
 
 
-# Bug (case service): api/evidence.py store() lets the OSError of mkdir/write_bytes escape, so ingest answers 500,
-# rolls the whole event back and the edge retries it forever. Fix: catch OSError there, log one line, keep the
-# event (store the bytes in the database row instead, or record the evidence as missing).
-EVIDENCE_BUG = pytest.mark.xfail(strict=True, reason="api/evidence.py store(): OSError on the evidence dir -> 500, "
-                                 "event lost (reported to the case-service owner)")
-
-
-@EVIDENCE_BUG
 def test_read_only_evidence_dir_still_records_the_event(service) -> None:
     svc, key, evidence_dir = service
     ev, files = multipart_event(1, jpeg(1))
@@ -124,7 +116,6 @@ def test_read_only_evidence_dir_still_records_the_event(service) -> None:
     assert str(evidence_dir) in svc.log_tail(100_000) or "evidence" in r.text.lower()
 
 
-@EVIDENCE_BUG
 def test_full_evidence_disk_still_records_the_event(service) -> None:
     svc, key, evidence_dir = service
     data = jpeg(2)
