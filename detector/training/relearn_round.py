@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synth", type=int, default=60)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--replay", type=int, default=200)
+    p.add_argument("--repeat", type=int, default=3, help="times each exported frame appears per epoch")
+    p.add_argument("--lr0", type=float, default=0.0002)
     args = p.parse_args(argv)
     for path in (args.model, args.data):
         if not path.exists():
@@ -168,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         result = run_round(args.model, args.data, args.out, args.shared, imgsz=args.imgsz, conf=args.conf,
-                           synth=args.synth, epochs=args.epochs, replay=args.replay)
+                           synth=args.synth, epochs=args.epochs, replay=args.replay, repeat=args.repeat,
+                           lr0=args.lr0)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
