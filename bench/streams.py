@@ -217,7 +217,9 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
     details["busy_gop1"] = {"capacity": cap_busy, "probes": probes_busy}
     cap_quiet, probes_quiet = find_capacity([quiet], [n for n in ladder if n >= cap_busy] or ladder, ctx, **kw)
     details["quiet_gop1"] = {"capacity": cap_quiet, "probes": probes_quiet}
-    n_busy, n_quiet = max(cap_busy, ladder[0]), max(cap_quiet, ladder[0])
+    # where the variants run: at the capacity found, or the smallest N tried when none was on time
+    n_busy = cap_busy or min(p["n"] for p in probes_busy)
+    n_quiet = cap_quiet or min(p["n"] for p in probes_quiet)
     base_busy = _probe_at(probes_busy, n_busy, [busy], ctx, **kw)
     base_quiet = _probe_at(probes_quiet, n_quiet, [quiet], ctx, **kw)
     for scene, cap, base, n in (("busy street", cap_busy, base_busy, n_busy), ("quiet street", cap_quiet, base_quiet, n_quiet)):
