@@ -5,8 +5,8 @@ Two what-ifs on the same batches (the backend itself is not changed):
 
 * the same graph on a *rectangular* letterbox (a 16:9 frame fitted to the width, height padded to a multiple of 32,
   e.g. 320x192 instead of 320x320; a fixed-size model gets a dynamic-size twin in var/bench/model/);
-* a second session with ONNX Runtime's intra-op thread spinning off (``session.intra_op.allow_spinning=0``),
-  square and rectangular. Wall time and process CPU time are both reported: on a box where 40 decoder
+* sessions with ONNX Runtime's intra-op thread spinning off (``session.intra_op.allow_spinning=0``), and with
+  one intra-op thread, square and rectangular. Wall time and process CPU time are both reported: on a box where 40 decoder
   threads share two cores, CPU time is what limits the number of streams.
 
     python bench/breakdown.py [--batch 8] [--frames 48]
@@ -51,18 +51,27 @@ def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, 
     _, onnx_path, _ = model_files()
     imgsz = model_imgsz(onnx_path)
     backend = load_backend(ModelConfig(path=str(onnx_path), imgsz=imgsz, max_batch=batch))
-    options = ort.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    no_spin = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     h, w = 720, 1280
     gain = min(backend.in_h / h, backend.in_w / w)
     rect_h = int(np.ceil(round(h * gain) / 32) * 32)
     rect_top = (backend.in_h - rect_h) // 2
     square, rect_name = f"{backend.in_w}x{backend.in_h}", f"{backend.in_w}x{rect_h}"
-    rect_session, rect_no_spin = backend.session, no_spin
-    if isinstance(backend.input.shape[2], int):  # fixed input size: a dynamic twin of the same graph for the what-if
-        rect_session, rect_no_spin = (ort.InferenceSession(dynamic_twin(onnx_path), o, providers=["CPUExecutionProvider"])
-                                      for o in (ort.SessionOptions(), options))
+    # fixed input size: a dynamic-size twin of the same graph runs the rectangular what-ifs
+    rect_path = dynamic_twin(onnx_path) if isinstance(backend.input.shape[2], int) else str(onnx_path)
+
+    def session(path: str, threads: int, spinning: bool) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    # (label, path, threads, spinning, rectangular?)
+    what_ifs = [(f"{rect_name}", rect_path, 0, True, True),
+                (f"{square}, no spinning", str(onnx_path), 0, False, False),
+                (f"{square}, 1 thread, no spinning", str(onnx_path), 1, False, False),
+                (f"{rect_name}, no spinning", rect_path, 0, False, True),
+                (f"{rect_name}, 1 thread, no spinning", rect_path, 1, False, True)]
+    sessions = [(label, session(path, t, spin), rect) for label, path, t, spin, rect in what_ifs]
     images = frames_from(street_clip(1.0), n_frames)
     chunks = [images[i : i + batch] for i in range(0, n_frames, batch)]
     name = backend.input.name
@@ -85,9 +94,9 @@ def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, 
             timed("decode + NMS", lambda o=out, g=geometry: [backend._decode_one(o[x[5]], x) for x in g], acc)
             # a rectangular letterbox: the frame fitted to the width, height padded up to a multiple of 32
             rect = np.ascontiguousarray(feed[:, :, rect_top : rect_top + rect_h, :])
-            timed(f"what-if: run at {square} -> {rect_name}", lambda r=rect: rect_session.run(outputs, {name: r}), acc)
-            timed(f"what-if: {square}, no spinning", lambda f=feed: no_spin.run(outputs, {name: f}), acc)
-            timed(f"what-if: {rect_name}, no spinning", lambda r=rect: rect_no_spin.run(outputs, {name: r}), acc)
+            for label, sess, is_rect in sessions:
+                x = rect if is_rect else feed
+                timed(f"what-if: {label}", lambda s=sess, x=x: s.run(outputs, {name: x}), acc)
         for k, (wall, cpu) in acc.items():
             prev = best.get(k, (float("inf"), float("inf")))
             best[k] = (min(prev[0], wall / n_frames * 1000), min(prev[1], cpu / n_frames * 1000))
