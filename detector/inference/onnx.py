@@ -105,7 +105,8 @@ class OnnxRuntimeBackend:
             raise InferenceError(f"cannot load model {path}: no `names` metadata; set class_names in the config")
         self.thresholds = cfg.thresholds(self.class_names)
         self.name = path.stem
-        self.version = str(meta.get("version") or meta.get("date") or "unknown")
+        # Frontage exports carry their own model version; stock ultralytics exports only the ultralytics version.
+        self.version = str(meta.get("frontage_version") or meta.get("version") or meta.get("date") or "unknown")
         self.sha256 = file_sha256(path)
         self.max_batch = self.fixed_batch or cfg.max_batch
         self._buffer = np.empty((0, 3, self.in_h, self.in_w), np.float32)
