@@ -50,18 +50,26 @@ def model_imgsz(onnx_path: Path) -> int:
 
 
 def openvino_model(pt: Path, imgsz: int, log: Any) -> Path | None:
-    """Export the .pt to an OpenVINO folder beside it (once) if the openvino package is installed."""
+    """Export the .pt to an OpenVINO folder in var/bench/ (once per model file) if openvino is installed."""
     try:
         import openvino  # noqa: F401
     except ImportError:
         return None
-    folder = pt.parent / f"{pt.stem}_openvino_model"
-    if not (folder / f"{pt.stem}.xml").exists():
+    import shutil
+
+    # ultralytics writes the export beside the .pt: work on a copy in var/bench/, never in models/
+    work = ROOT / "var" / "bench" / "model" / "openvino" / pt.parent.name
+    copy = work / pt.name
+    folder = work / f"{pt.stem}_openvino_model"
+    if not copy.exists() or copy.stat().st_mtime < pt.stat().st_mtime or not (folder / f"{pt.stem}.xml").exists():
         from ultralytics import YOLO
 
         log("inference: exporting the model to OpenVINO")
+        shutil.rmtree(folder, ignore_errors=True)
+        work.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pt, copy)
         try:
-            YOLO(str(pt), task="detect").export(format="openvino", imgsz=imgsz, dynamic=True, device="cpu")
+            YOLO(str(copy), task="detect").export(format="openvino", imgsz=imgsz, dynamic=True, device="cpu")
         except Exception as exc:  # an exporter problem only drops the OpenVINO rows
             log(f"inference: OpenVINO export failed: {str(exc).splitlines()[0] if str(exc) else exc}")
             return None
