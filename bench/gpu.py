@@ -36,13 +36,21 @@ def tensorrt_engine(pt: Any, imgsz: int, batch: int, log: Any) -> Any:
         import tensorrt  # noqa: F401
     except ImportError:
         return None
+    import shutil
+
     from ultralytics import YOLO
 
-    engine = pt.with_suffix(".engine")
-    if not engine.exists():
+    from bench.common import ROOT
+
+    work = ROOT / "var" / "bench" / "model" / "tensorrt"  # ultralytics writes beside the .pt: a copy, not models/
+    copy = work / pt.name
+    engine = copy.with_suffix(".engine")
+    if not engine.exists() or engine.stat().st_mtime < pt.stat().st_mtime:
         log("gpu: exporting a TensorRT engine")
+        work.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pt, copy)
         try:
-            YOLO(str(pt), task="detect").export(format="engine", imgsz=imgsz, half=True, dynamic=True, batch=batch,
+            YOLO(str(copy), task="detect").export(format="engine", imgsz=imgsz, half=True, dynamic=True, batch=batch,
                                                 device=0)
         except Exception as exc:
             log(f"gpu: TensorRT export failed: {str(exc).splitlines()[0] if str(exc) else exc}")
