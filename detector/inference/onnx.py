@@ -80,6 +80,9 @@ class OnnxRuntimeBackend:
         if cfg.threads:
             options.intra_op_num_threads = cfg.threads
         options.log_severity_level = 3  # the int8 model's warnings are noise
+        # Busy-waiting worker threads steal the cores decode and the rest of the edge need
+        # (bench/breakdown.py: 60 -> 32 ms/frame on a loaded 2-core box).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:
