@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from detector.categories import IGNORE, Category
 from detector.detections import Detections
+from detector.yamlfile import read_yaml
 
 _VALID = {str(c) for c in Category} | {IGNORE}
 
@@ -68,18 +68,7 @@ class ClassMap:
     @classmethod
     def load(cls, path: str | Path) -> ClassMap:
         """Read a classes file; every problem raises `ClassMapError` with one line naming the file."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ClassMapError(f"{path}: classes file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ClassMapError(f"{path}: cannot read classes file ({exc})") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ClassMapError(f"{path}: malformed YAML") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_yaml(path, ClassMapError, "classes file"), str(path))
 
     def category_of(self, class_name: str) -> str:
         """Category (or ``"ignore"``) of one model class."""

@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detector.inference import ModelConfig
+from detector.yamlfile import read_yaml
 
 
 class ConfigError(ValueError):
@@ -99,17 +99,7 @@ def _resolve(base: Path, p: Path) -> Path:
 def load_edge_config(path: str | Path) -> EdgeConfig:
     """Read and validate edge.yaml; relative paths become relative to its folder."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}: malformed YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+    data = read_yaml(path, ConfigError, "config file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping (service_url, device_id, model, cameras, ...)")
     try:

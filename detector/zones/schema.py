@@ -21,11 +21,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from shapely.geometry import Polygon
 
 from detector.categories import Category
+from detector.yamlfile import read_yaml
 
 Point = tuple[float, float]
 
@@ -136,18 +136,7 @@ def parse_zones(data: object, source: str = "<zones>") -> ZonesFile:
 def load_zones(path: str | Path) -> ZonesFile:
     """Read and validate a zones file; every problem raises `ZonesFileError` with one clear line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ZonesFileError(f"{path}: zones file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZonesFileError(f"{path}: cannot read zones file ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ZonesFileError(f"{path}: malformed YAML{at}") from None
+    data = read_yaml(path, ZonesFileError, "zones file")
     if not isinstance(data, dict):
         raise ZonesFileError(f"{path}: expected a mapping with 'camera' and 'zones'")
     return parse_zones(data, str(path))
