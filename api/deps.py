@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.clock import Clock
 from api.core.config import Settings
 from api.db.models import EdgeDevice, Merchant, MerchantToken, Role, User
+from api.db.session import session_scope
 from api.schemas import MAX_DB_ID
 from api.security import EDGE_PREFIX, MERCHANT_PREFIX, USER_PREFIX, SessionTokens, sha256_hex
 
@@ -32,15 +33,8 @@ def get_clock(request: Request) -> Clock:
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on any error."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    session = factory()
-    try:
+    with session_scope(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
