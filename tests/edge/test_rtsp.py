@@ -3,6 +3,7 @@ unreachable and silent servers (timeouts, never a hang), and a file camera unaff
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -52,8 +53,14 @@ def test_live_rtsp_keyframes_kill_and_reconnect(rtsp_server: RtspServer, tmp_pat
         assert cam.stats.keyframes_only and cam.stats.gop_s == pytest.approx(1.0, abs=0.05), cam.stats
         decoded_before = cam.stats.frames_decoded
         frames = _collect(cam, 3.0)
-        assert 2 <= len(frames) <= 4  # ~1 fps
-        assert cam.stats.frames_decoded - decoded_before <= 5  # keyframes only: about one per second
+        # ~1 analysis/s of *media* time (wall-clock counts vary when the box is loaded: a stall is
+        # followed by a burst, so the rate is checked on the frames' own timestamps)
+        assert len(frames) >= 2
+        gaps = [b.pts_s - a.pts_s for a, b in itertools.pairwise(frames)]
+        assert all(0.8 <= g <= 2.2 for g in gaps), gaps
+        # keyframes only: about one decoded frame per media second, not the stream's 10 fps
+        span = frames[-1].pts_s - frames[0].pts_s
+        assert cam.stats.frames_decoded - decoded_before <= span + 3, (cam.stats.frames_decoded - decoded_before, span)
         assert frames[0].image.shape == (240, 320, 3)
 
         rtsp_server.kill()
