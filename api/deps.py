@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy import select
@@ -129,3 +129,11 @@ CurrentMerchant = Annotated[Merchant, Depends(get_current_merchant)]
 
 #: An id in a URL path: out-of-range values answer 422 instead of overflowing in the database driver.
 PathId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id")]
+
+
+def get_or_404(session: Session, column: Any, value: str, what: str) -> Any:
+    """The one row whose unique ``column`` equals ``value`` (e.g. ``Camera.code``), or a 404 naming it."""
+    row = session.scalar(select(column.class_).where(column == value))
+    if row is None:
+        raise HTTPException(404, f"{what} '{value}' not found")
+    return row

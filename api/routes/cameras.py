@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api.db.models import Camera, Road
-from api.deps import AdminUser, ClockDep, CurrentDevice, SessionDep, StaffUser
+from api.deps import AdminUser, ClockDep, CurrentDevice, SessionDep, StaffUser, get_or_404
 from api.schemas.entities import CameraCreate, CameraPublic, RoadCreate, RoadPublic, ZonePublic
 from api.seed import apply_zones, get_or_create_road, upsert_camera
 from detector.zones.schema import ZonesFileError, parse_zones
@@ -50,10 +50,7 @@ def create_camera(body: CameraCreate, session: SessionDep, user: AdminUser, cloc
 
 
 def _camera(session: SessionDep, code: str) -> Camera:
-    camera = session.scalar(select(Camera).where(Camera.code == code))
-    if camera is None:
-        raise HTTPException(404, f"camera '{code}' not found")
-    return camera
+    return get_or_404(session, Camera.code, code, "camera")
 
 
 @router.get("/cameras/{code}", response_model=CameraPublic)

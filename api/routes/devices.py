@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 
 from api.db.models import Camera, EdgeDevice
-from api.deps import AdminUser, ClockDep, SessionDep
+from api.deps import AdminUser, ClockDep, SessionDep, get_or_404
 from api.schemas.entities import DeviceCreate, DeviceCreated, DevicePublic
 from api.seed import create_device
 
@@ -35,10 +35,7 @@ def add_device(body: DeviceCreate, session: SessionDep, user: AdminUser, clock: 
 
 
 def _device(session: SessionDep, name: str) -> EdgeDevice:
-    device = session.scalar(select(EdgeDevice).where(EdgeDevice.name == name))
-    if device is None:
-        raise HTTPException(404, f"device '{name}' not found")
-    return device
+    return get_or_404(session, EdgeDevice.name, name, "device")
 
 
 @router.put("/{name}/cameras", response_model=DevicePublic)

@@ -23,6 +23,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     StaffUser,
+    get_or_404,
 )
 from api.evidence import EvidenceError, check_file, store
 from api.routes.cases import evidence_public, evidence_response
@@ -51,10 +52,7 @@ def create_merchant(body: MerchantCreate, session: SessionDep, user: AdminUser, 
 
 
 def _merchant_by_code(session: Session, code: str) -> Merchant:
-    merchant = session.scalar(select(Merchant).where(Merchant.code == code))
-    if merchant is None:
-        raise HTTPException(404, f"merchant '{code}' not found")
-    return merchant
+    return get_or_404(session, Merchant.code, code, "merchant")
 
 
 @staff_router.get("/{code}", response_model=MerchantPublic)
