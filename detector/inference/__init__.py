@@ -15,6 +15,7 @@ Every backend returns :class:`~detector.detections.Detections` in the pixels of 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,9 +40,15 @@ class ModelConfig(BaseModel):
     backend: Literal["auto", "onnxruntime", "ultralytics"] = Field(
         "auto", title="Backend", description="auto: onnxruntime for .onnx, ultralytics otherwise"
     )
-    imgsz: int = Field(
-        640, ge=32, le=4096, title="Input size",
-        description="Square network input in pixels (fixed-shape ONNX models use their own)",
+    imgsz: int | None = Field(
+        None, ge=32, le=4096, title="Input size",
+        description="Long side of the network input in pixels; default: the size the model was trained at "
+        "(its `imgsz` metadata, else 640). Fixed-shape ONNX models always use their own.",
+    )
+    rect: bool = Field(
+        True, title="Rectangular letterbox",
+        description="Letterbox into the smallest stride-aligned rectangle (320x192 for a 16:9 camera at 320) "
+        "instead of a square, when the model accepts any height and width: 1.67x fewer pixels for 16:9",
     )
     conf: float = Field(0.25, ge=0.0, le=1.0, title="Confidence", description="Default minimum score")
     class_conf: dict[str, float] = Field(
@@ -101,6 +108,19 @@ def file_sha256(path: str | Path) -> str | None:
     return h.hexdigest() if files else None
 
 
+def metadata_imgsz(meta: dict[str, str]) -> int | None:
+    """Long side of ultralytics' ``imgsz`` metadata (``[320, 320]`` or ``320``), if present."""
+    try:
+        value = ast.literal_eval(meta["imgsz"])
+    except (KeyError, ValueError, SyntaxError):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, int) for v in value):
+        return max(value)
+    return None
+
+
 def load_backend(cfg: ModelConfig) -> Backend:
     """Load the configured backend; raises :class:`InferenceError` with one line on any problem."""
     if not Path(cfg.path).exists():
@@ -114,4 +134,4 @@ def load_backend(cfg: ModelConfig) -> Backend:
     return UltralyticsBackend(cfg)
 
 
-__all__ = ["Backend", "InferenceError", "ModelConfig", "file_sha256", "load_backend"]
+__all__ = ["Backend", "InferenceError", "ModelConfig", "file_sha256", "load_backend", "metadata_imgsz"]

@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from detector.detections import Detections
-from detector.inference import InferenceError, ModelConfig, file_sha256
+from detector.inference import InferenceError, ModelConfig, file_sha256, metadata_imgsz
 
 PAD_VALUE = 114  # grey border, as the YOLO models were trained with
 
@@ -35,6 +35,27 @@ def letterbox_geometry(h: int, w: int, out_h: int, out_w: int) -> tuple[float, i
     left = round((out_w - new_w) / 2 - 0.1)
     top = round((out_h - new_h) / 2 - 0.1)
     return gain, new_w, new_h, left, top
+
+
+def canvas_size(sizes: Sequence[tuple[int, int]], imgsz: int, stride: int, rect: bool) -> tuple[int, int]:
+    """(H, W) of one batch's input for a model that takes any size: every frame's long side becomes ``imgsz``.
+
+    With ``rect`` the canvas is the smallest stride multiple that holds every letterboxed frame (what
+    ultralytics' predictor does for one frame), otherwise the ``imgsz`` square.
+
+    >>> canvas_size([(720, 1280)], 320, 32, rect=True), canvas_size([(720, 1280), (480, 640)], 320, 32, rect=True)
+    ((192, 320), (256, 320))
+    >>> canvas_size([(720, 1280)], 320, 32, rect=False)
+    (320, 320)
+    """
+    if not rect:
+        return imgsz, imgsz
+    out_h = out_w = stride
+    for h, w in sizes:
+        gain = imgsz / max(h, w)
+        out_h = max(out_h, -(-round(h * gain) // stride) * stride)
+        out_w = max(out_w, -(-round(w * gain) // stride) * stride)
+    return out_h, out_w
 
 
 def nms_class_aware(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float, max_det: int) -> np.ndarray:
@@ -95,8 +116,15 @@ class OnnxRuntimeBackend:
         if len(shape) != 4:
             raise InferenceError(f"cannot load model {path}: input {self.input.name} is {shape}, expected [B, 3, H, W]")
         self.fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-        self.in_h = shape[2] if isinstance(shape[2], int) and shape[2] > 0 else cfg.imgsz
-        self.in_w = shape[3] if isinstance(shape[3], int) and shape[3] > 0 else cfg.imgsz
+        fixed_h = shape[2] if isinstance(shape[2], int) and shape[2] > 0 else None
+        fixed_w = shape[3] if isinstance(shape[3], int) and shape[3] > 0 else None
+        # The size the model was trained at, unless the config says otherwise (a dynamic-size export run at
+        # the config's old 640 default did 4x the arithmetic of the 320 it was trained for).
+        self.imgsz = cfg.imgsz or metadata_imgsz(meta) or max(fixed_h or 0, fixed_w or 0) or 640
+        self.stride = int(meta.get("stride", 32)) if str(meta.get("stride", "32")).isdigit() else 32
+        self.fixed_hw = (fixed_h, fixed_w) if fixed_h and fixed_w else None
+        # fixed-size models letterbox into their own input; dynamic ones into a per-batch canvas
+        self.in_h, self.in_w = self.fixed_hw or canvas_size([(self.imgsz, self.imgsz)], self.imgsz, self.stride, False)
         self.input_dtype = np.float16 if "float16" in self.input.type else np.float32
         self.end2end = str(meta.get("end2end", "")).lower() == "true"
         if cfg.class_names:
@@ -112,25 +140,38 @@ class OnnxRuntimeBackend:
         self.version = str(meta.get("frontage_version") or meta.get("version") or meta.get("date") or "unknown")
         self.sha256 = file_sha256(path)
         self.max_batch = self.fixed_batch or cfg.max_batch
-        self._buffer = np.empty((0, 3, self.in_h, self.in_w), np.float32)
+        self._buffers: dict[tuple[int, int], np.ndarray] = {}
         self.providers = self.session.get_providers()
 
     # -- preprocessing -------------------------------------------------------------------------------
-    def _batch_array(self, n: int) -> np.ndarray:
-        if len(self._buffer) < n:  # grow once; reused across calls
-            self._buffer = np.empty((n, 3, self.in_h, self.in_w), np.float32)
-        return self._buffer[:n]
+    def input_size(self, images: Sequence[np.ndarray]) -> tuple[int, int]:
+        """(H, W) this batch is letterboxed into: the model's own, or the smallest canvas that fits all."""
+        if self.fixed_hw:
+            return self.fixed_hw
+        return canvas_size([im.shape[:2] for im in images], self.imgsz, self.stride, self.cfg.rect)
+
+    def _batch_array(self, n: int, hw: tuple[int, int]) -> np.ndarray:
+        buffer = self._buffers.get(hw)
+        if buffer is None or len(buffer) < n:  # grow once per canvas size; reused across calls
+            buffer = self._buffers[hw] = np.empty((n, 3, *hw), np.float32)
+        return buffer[:n]
 
     def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[float, int, int, int, int, int]]]:
         """Letterbox into one (n, 3, H, W) RGB 0-1 array; returns it and (gain, left, top, w, h) per image."""
-        batch = self._batch_array(len(images))
+        in_h, in_w = self.input_size(images)
+        batch = self._batch_array(max(len(images), self.fixed_batch or 0), (in_h, in_w))
         batch.fill(PAD_VALUE / 255.0)
         geometry = []
         for i, image in enumerate(images):
             if image.ndim == 2:
                 image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             h, w = image.shape[:2]
-            gain, nw, nh, left, top = letterbox_geometry(h, w, self.in_h, self.in_w)
+            if self.fixed_hw:
+                gain, nw, nh, left, top = letterbox_geometry(h, w, in_h, in_w)
+            else:  # long side = imgsz, centred in the shared canvas
+                gain = self.imgsz / max(h, w)
+                nw, nh = round(w * gain), round(h * gain)
+                left, top = round((in_w - nw) / 2 - 0.1), round((in_h - nh) / 2 - 0.1)
             resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
             # BGR -> RGB, HWC -> CHW, 0-255 -> 0-1, straight into the batch slot
             np.multiply(resized[:, :, ::-1].transpose(2, 0, 1), 1.0 / 255.0,
@@ -190,11 +231,8 @@ class OnnxRuntimeBackend:
             for image in chunk:
                 if image.ndim not in (2, 3) or image.dtype != np.uint8 or (image.ndim == 3 and image.shape[2] != 3):
                     raise InferenceError(f"expected BGR uint8 HxWx3 images, got {image.dtype} {image.shape}")
-            if self.fixed_batch:
-                self._batch_array(self.fixed_batch)  # size the buffer first: a fixed batch > 1 is fed whole
-            batch, geometry = self.preprocess(chunk)
-            feed = self._buffer[: self.fixed_batch] if self.fixed_batch else batch
-            feed = feed.astype(self.input_dtype, copy=False)
+            batch, geometry = self.preprocess(chunk)  # a fixed batch > 1 is fed whole (padding rows unused)
+            feed = batch.astype(self.input_dtype, copy=False)
             out = self.session.run(self.output_names[:1], {self.input.name: feed})[0]
             results += [self._decode_one(out[g[5]], g) for g in geometry]
         return results

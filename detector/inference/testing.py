@@ -2,7 +2,7 @@
 
 ``write_fixed_output_model(path, rows, names)`` writes an end-to-end (YOLO26-style) model whose output
 ``[B, 300, 6]`` is always ``rows`` (x1, y1, x2, y2, score, class in the letterboxed input's pixels), with a
-dynamic batch. It needs the ``onnx`` package (train extra); the runtime path never imports this module.
+dynamic batch (and, with ``dynamic_size``, any height and width, like Frontage's own exports). It needs the ``onnx`` package (train extra); the runtime path never imports this module.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 
 
 def write_fixed_output_model(
-    path: str | Path, rows: Sequence[Sequence[float]], names: Sequence[str], imgsz: int = 640
+    path: str | Path, rows: Sequence[Sequence[float]], names: Sequence[str], imgsz: int = 640,
+    dynamic_size: bool = False,
 ) -> Path:
     import onnx
     from onnx import TensorProto, helper
@@ -32,7 +33,8 @@ def write_fixed_output_model(
     graph = helper.make_graph(
         nodes,
         "fixed_output",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, imgsz, imgsz])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                       ["batch", 3, "height", "width"] if dynamic_size else ["batch", 3, imgsz, imgsz])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 300, 6])],
         initializer=[
             helper.make_tensor("rows", TensorProto.FLOAT, table.shape, table.ravel()),

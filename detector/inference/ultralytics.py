@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.detections import Detections
-from detector.inference import InferenceError, ModelConfig, file_sha256
+from detector.inference import InferenceError, ModelConfig, file_sha256, metadata_imgsz
 
 
 class UltralyticsBackend:
@@ -39,16 +39,24 @@ class UltralyticsBackend:
         self.min_conf = float(min([cfg.conf, *cfg.class_conf.values()]))
         self.name = path.stem
         ckpt = getattr(self.model, "ckpt", None) or {}
-        self.version = str(ckpt.get("version") or _onnx_version(path) or "unknown")
+        meta = _onnx_metadata(path)
+        self.version = str(ckpt.get("version") or meta.get("frontage_version") or meta.get("version") or "unknown")
         self.sha256 = file_sha256(path)
         # Static-shape exports (ONNX/OpenVINO with batch 1) cannot take a list in one run.
         self.static_batch = path.suffix.lower() == ".onnx" or path.is_dir()
         self.max_batch = cfg.max_batch
         self.half = cfg.half and cfg.device.startswith("cuda")
+        # the size the model was trained at unless the config says otherwise (ultralytics' own default is 640)
+        train_args = ckpt.get("train_args") or {}
+        overrides = getattr(self.model, "overrides", None) or {}
+        trained = train_args.get("imgsz") or overrides.get("imgsz") or metadata_imgsz(meta)
+        if isinstance(trained, (list, tuple)):
+            trained = max(trained)
+        self.imgsz = cfg.imgsz or (trained if isinstance(trained, int) else None) or 640
 
     def _predict(self, images: list[np.ndarray]) -> list[Detections]:
         results = self.model.predict(
-            images, imgsz=self.cfg.imgsz, conf=self.min_conf, iou=self.cfg.iou, max_det=self.cfg.max_det,
+            images, imgsz=self.imgsz, conf=self.min_conf, iou=self.cfg.iou, max_det=self.cfg.max_det,
             device=self.cfg.device, verbose=False, **({"half": True} if self.half else {}),
         )
         out = []
@@ -69,16 +77,16 @@ class UltralyticsBackend:
         return results
 
 
-def _onnx_version(path: Path) -> str | None:
-    """The exporter's version from ONNX metadata (YOLO() exposes it only after the first predict)."""
+def _onnx_metadata(path: Path) -> dict[str, str]:
+    """An ONNX file's custom metadata (YOLO() exposes it only after the first predict); {} otherwise."""
     if path.suffix.lower() != ".onnx":
-        return None
+        return {}
     try:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
         meta = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).get_modelmeta()
-        return meta.custom_metadata_map.get("version")
+        return dict(meta.custom_metadata_map)
     except Exception:  # metadata is informative only
-        return None
+        return {}

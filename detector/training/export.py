@@ -1,4 +1,4 @@
-"""``frontage train export``: ONNX with a dynamic batch, checked with ONNX Runtime, registered.
+"""``frontage train export``: ONNX with a dynamic batch and size, checked with ONNX Runtime, registered.
 
 The ONNX keeps ultralytics' metadata (``names``, ``imgsz``, ``stride``) and gains ``frontage_version``, so
 an edge box can tell which registered model it runs without the registry file.
@@ -99,7 +99,9 @@ def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = Non
     """Export, check, optionally copy to ``dest`` (``models/frontage-n.onnx`` + ``.pt``), and register."""
     onnx_path = export_onnx(weights, imgsz)
     version = version or registry.next_version(bump=bump, path=registry_path)
-    stamp_version(onnx_path, version, imgsz)
+    # height and width stay dynamic: the edge letterboxes 16:9 cameras into 320x192, not 320x320 (1.67x fewer
+    # pixels); the trained size travels as ultralytics' `imgsz` metadata, which the backend defaults to
+    stamp_version(onnx_path, version)
     check = check_onnx(onnx_path, imgsz)
     pt_path = Path(weights)
     if dest is not None:

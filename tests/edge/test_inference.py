@@ -183,3 +183,24 @@ def test_end_to_end_output_decoding(e2e_model: Path) -> None:
     assert d_wide.confidence.tolist() == pytest.approx([0.9, 0.5])
     strict = load_backend(ModelConfig(path=str(e2e_model), class_conf={"trash_bag": 0.6}))
     assert strict.infer([square])[0].names.tolist() == ["chair"]
+
+
+def test_dynamic_size_model_gets_the_smallest_rectangle(tmp_path: Path) -> None:
+    """A model that takes any size is fed a stride-aligned rectangle, long side = its trained size."""
+    pytest.importorskip("onnx", reason="building the test model needs the onnx package (train extra)")
+    from detector.inference.testing import write_fixed_output_model
+
+    path = write_fixed_output_model(tmp_path / "dyn.onnx", [[100, 200, 300, 300, 0.9, 1]], ["trash_bag", "chair"],
+                                    imgsz=640, dynamic_size=True)
+    backend = load_backend(ModelConfig(path=str(path)))
+    assert isinstance(backend, OnnxRuntimeBackend) and backend.fixed_hw is None and backend.imgsz == 640
+    wide = np.zeros((720, 1280, 3), np.uint8)
+    assert backend.input_size([wide]) == (384, 640)  # 640x360 + 12 px bars, not 640x640
+    (d,) = backend.infer([wide])
+    np.testing.assert_allclose(d.xyxy[0], [200, (200 - 12) / 0.5, 600, (300 - 12) / 0.5])
+    # a batch shares one canvas: the square frame makes it 640x640 again, and boxes stay in each frame's pixels
+    d_wide, d_square = backend.infer([wide, np.zeros((320, 320, 3), np.uint8)])
+    np.testing.assert_allclose(d_wide.xyxy[0], [200, 120, 600, 320])
+    np.testing.assert_allclose(d_square.xyxy[0], [50, 100, 150, 150])
+    square = load_backend(ModelConfig(path=str(path), rect=False, imgsz=320))
+    assert square.input_size([wide]) == (320, 320)
