@@ -20,7 +20,7 @@ from detector.detections import Detections
 from detector.events import EventDetection, EventType, ModelInfo, ViolationEvent, episode_id
 from detector.evidence import EvidenceWriter, FrameRing
 from detector.frames import Frame
-from detector.rules import EpisodeEvent, RuleEngine
+from detector.rules import EpisodeEvent, RuleEngine, drop_ridden
 from detector.zones.polygon import polygon_pixels
 from detector.zones.schema import ZonesFile
 
@@ -69,6 +69,8 @@ class CameraAnalyzer:
         self.evidence = evidence
         self.device_id = device_id
         self.rules = RuleEngine(zones, camera=camera_id, update_every_s=update_every_s)
+        # classes whose boxes are parked vehicles unless someone rides them (bicycle, e_bike, COCO motorcycle)
+        self.vehicle_classes = {n for n, c in classmap.classes.items() if c == "disorderly_parking"}
         self.ring = FrameRing(seconds=clip_s) if evidence is not None and clip_s > 0 else None
         self.episodes: dict[str, Episode] = {}  # the offline report; a long-running edge keeps none
         self.keep_episodes = keep_episodes
@@ -79,7 +81,7 @@ class CameraAnalyzer:
         self.frames += 1
         if self.ring is not None:
             self.ring.push(frame.pts_s, frame.image)
-        categorised = self.classmap.apply(detections)
+        categorised = self.classmap.apply(drop_ridden(detections, self.vehicle_classes))
         episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size)
         return [self._emit(e, frame) for e in episode_events]
 

@@ -154,3 +154,24 @@ def test_new_episode_after_clear_has_new_start() -> None:
     events = run(zones(), {t: dets(CHAIR) for t in seen}, 80)
     starts = [e.started_t for e in events if e.type == EventType.STARTED]
     assert starts == [0, 40] and len(events) == 4
+
+
+def raw(*items: tuple[str, tuple[float, float, float, float]]) -> Detections:
+    n = len(items)
+    return Detections(xyxy=np.array([b for _, b in items], np.float32).reshape(-1, 4),
+                      confidence=np.full(n, 0.8, np.float32),
+                      class_id=np.array([NAMES.index(c) for c, _ in items], np.int64), class_names=NAMES)
+
+
+def test_a_bike_with_its_rider_is_traffic_not_parking() -> None:
+    """A cyclist waiting in the zone for longer than dwell is never a parked bike; the same bike left there is."""
+    from detector.rules import drop_ridden
+
+    rider = ("person", (610, 560, 690, 740))  # centred over BIKE, head above it, feet on it
+    bystander = ("person", (720, 600, 780, 800))  # standing beside the parked bike
+    engine = zones()
+    ridden = {t: CMAP.apply(drop_ridden(raw(BIKE, rider), {"bicycle"})) for t in range(0, 20)}
+    assert run(engine, ridden, 30) == []
+    parked = {t: CMAP.apply(drop_ridden(raw(BIKE, bystander), {"bicycle"})) for t in range(0, 20)}
+    events = run(zones(), parked, 30)
+    assert [e.type for e in events] == [EventType.STARTED, EventType.CLEARED]
