@@ -45,6 +45,7 @@ class EvidenceKind(StrEnum):
     FRAME = "frame"  # full frame JPEG with the zone and boxes drawn
     CROP = "crop"  # JPEG crop around the offending objects
     CLIP = "clip"  # short MP4 around the start
+    RAW = "raw"  # the same frame with nothing drawn on it: what re-learning trains on
 
 
 class EvidenceRef(BaseModel):

@@ -118,10 +118,11 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class EvidenceWriter:
     """Writes the evidence files of one event under ``root/<camera>/<episode_id>/``."""
 
-    def __init__(self, root: str | Path, jpeg_quality: int = 85, clip: bool = True) -> None:
+    def __init__(self, root: str | Path, jpeg_quality: int = 85, clip: bool = True, raw: bool = True) -> None:
         self.root = Path(root)
         self.jpeg_quality = jpeg_quality
         self.clip = clip
+        self.raw = raw  # the unannotated frame: drawn boxes and zone lines would teach a re-trained model to see them
         self.errors = 0
 
     def write(self, *, camera: str, episode_id: str, seq: int, image: np.ndarray, polygon_px: np.ndarray,
@@ -140,10 +141,14 @@ class EvidenceWriter:
         jobs: list[tuple[str, EvidenceKind]] = [("frame.jpg", EvidenceKind.FRAME)]
         if len(boxes):
             jobs.append(("crop.jpg", EvidenceKind.CROP))
+        if self.raw:
+            jobs.append(("raw.jpg", EvidenceKind.RAW))
         annotated = annotate(image, polygon_px, fixtures_px, boxes, labels, header)
         for name, kind in jobs:
             if kind == EvidenceKind.FRAME:
                 picture = annotated
+            elif kind == EvidenceKind.RAW:
+                picture = image
             else:
                 x1, y1, x2, y2 = crop_box(boxes, frame_wh)
                 picture = annotated[y1:y2, x1:x2]

@@ -87,9 +87,14 @@ class CaseServiceClient:
 
 
 def frame_from_evidence(client: CaseServiceClient, detail: dict) -> tuple[np.ndarray | None, str]:
-    """The cleanest picture of a case: the last frame of its clip (unannotated) when there is one,
-    else the evidence frame JPEG (which has the zone and boxes drawn on it)."""
+    """The cleanest picture of a case: the raw (unannotated) frame the edge sends with each event; for
+    older edges, the last frame of its clip; else the evidence frame JPEG (zone and boxes drawn on it)."""
     evidence = [e for e in detail.get("evidence", []) if e.get("url") and not e.get("purged")]
+    for e in evidence:
+        if e.get("kind") == "raw" and e.get("source", "edge") == "edge":
+            image = cv2.imdecode(np.frombuffer(client.evidence(e["url"]), np.uint8), cv2.IMREAD_COLOR)
+            if image is not None:
+                return image, "raw_frame"
     clips = [e for e in evidence if e.get("kind") == "clip" and e.get("source", "edge") == "edge"]
     frames = [e for e in evidence if e.get("kind") == "frame" and e.get("source", "edge") == "edge"]
     for e in clips:

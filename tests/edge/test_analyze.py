@@ -73,7 +73,7 @@ def test_analyze_real_clip_with_coco_model(scene: dict[str, Path]) -> None:
     assert (episode["camera"], episode["zone"], episode["merchant"], episode["category"]) == \
         ("cam-01", "parking", None, "disorderly_parking")
     assert episode["start_s"] <= 2.0 and episode["end_s"] is None  # parked all along, still there at the end
-    assert [Path(p).name for p in episode["evidence"]] == ["0-frame.jpg", "0-crop.jpg", "0-clip.mp4"]
+    assert [Path(p).name for p in episode["evidence"]] == ["0-frame.jpg", "0-crop.jpg", "0-raw.jpg", "0-clip.mp4"]
     assert all(Path(p).stat().st_size > 0 for p in episode["evidence"])
     assert "disorderly_parking" in proc.stdout  # the rich table
     assert "precision 1.000  recall 0.500" in proc.stdout

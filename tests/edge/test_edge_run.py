@@ -89,7 +89,7 @@ def test_edge_files_exit_when_done(site: Path) -> None:
             assert ev["started_at"].startswith("2026-05-01T10:00:0")  # start_time + media time of first sighting
             assert ev["model"]["name"] == "coco" and len(ev["model"]["sha256"]) == 64
             assert ev["frame_size"] == [480, 360] and ev["detections"]
-            assert set(post.parts) == {"frame.jpg", "crop.jpg", "clip.mp4"} and min(post.parts.values()) > 0
+            assert set(post.parts) == {"frame.jpg", "crop.jpg", "raw.jpg", "clip.mp4"} and min(post.parts.values()) > 0
         assert "still open" in proc.stderr
     finally:
         receiver.stop()

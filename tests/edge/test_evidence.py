@@ -37,7 +37,7 @@ def test_frame_crop_and_clip(tmp_path: Path) -> None:
         ring.push(float(t), scene(t))
     assert len(ring.frames) == 6  # t 6..11
     refs, paths = write(EvidenceWriter(tmp_path), ring)
-    assert [r.name for r in refs] == ["frame.jpg", "crop.jpg", "clip.mp4"]
+    assert [r.name for r in refs] == ["frame.jpg", "crop.jpg", "raw.jpg", "clip.mp4"]
     for ref in refs:
         data = paths[ref.name].read_bytes()
         assert ref.size == len(data) and ref.sha256 == hashlib.sha256(data).hexdigest()
@@ -46,6 +46,10 @@ def test_frame_crop_and_clip(tmp_path: Path) -> None:
     # the zone outline (yellow) is drawn where the polygon edge runs
     b, g, r = frame[180, 250].astype(int)
     assert r > 180 and g > 150 and b < 120
+    # the raw frame is the picture as the camera saw it: nothing drawn where the zone outline runs
+    raw = cv2.imread(str(paths["raw.jpg"]))
+    assert raw.shape == (360, 480, 3)
+    assert np.abs(raw.astype(int) - scene(11).astype(int)).mean() < 3
     crop = cv2.imread(str(paths["crop.jpg"]))
     assert 100 <= crop.shape[0] <= 160 and 64 <= crop.shape[1] <= 100
     with av.open(str(paths["clip.mp4"])) as c:
@@ -74,7 +78,7 @@ def test_full_disk_keeps_what_was_written(tmp_path: Path, caplog: pytest.LogCapt
     (folder / "0-crop.jpg").symlink_to("/dev/full")
     with caplog.at_level(logging.ERROR, logger="frontage.evidence"):
         refs, _ = write(writer)
-    assert [r.name for r in refs] == ["frame.jpg"]
+    assert [r.name for r in refs] == ["frame.jpg", "raw.jpg"]
     assert "No space left on device" in caplog.text
 
 

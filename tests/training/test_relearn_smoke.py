@@ -56,6 +56,7 @@ def case_service(tmp_path: Path):  # type: ignore[no-untyped-def]
     world = make_world(app)
     frame = _synth_frame()
     jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+    raw = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
     clip = _clip([frame, frame])
     with ThreadServer(app) as server:
         import httpx
@@ -65,9 +66,11 @@ def case_service(tmp_path: Path):  # type: ignore[no-untyped-def]
             for zone, with_clip in ((world.zone_a, True), (world.zone_free, False)):
                 refs = [evidence_ref("frame.jpg", jpeg)]
                 files = {"frame.jpg": ("frame.jpg", jpeg, "image/jpeg")}
-                if with_clip:
+                if with_clip:  # what a current edge sends: the raw frame too
                     refs.append(evidence_ref("clip.mp4", clip, EvidenceKind.CLIP, "video/mp4"))
                     files["clip.mp4"] = ("clip.mp4", clip, "video/mp4")
+                    refs.append(evidence_ref("raw.jpg", raw, EvidenceKind.RAW))
+                    files["raw.jpg"] = ("raw.jpg", raw, "image/jpeg")
                 r = post_event(http, world.tokens["edge_x"], event(world.cam_a, zone, category=Category.EXPOSED_GARBAGE,
                                                                     evidence=refs), files)
                 assert r.status_code in (200, 201), r.text
@@ -87,8 +90,8 @@ def test_relearn_export_pulls_rejected_and_confirmed_cases(case_service, tmp_pat
     # without a model, the confirmed case (the service sends no boxes) cannot be labelled and is skipped
     assert stats["rejected"] == 1 and stats["skipped"] == {"positive_without_labels": 1}
     neg = samples[0]
-    assert neg.kind == "negative" and neg.names == [] and neg.origin["frame"] == "clip_last_frame"
-    assert neg.image.shape == frame.shape  # the raw clip frame, not the annotated JPEG
+    assert neg.kind == "negative" and neg.names == [] and neg.origin["frame"] == "raw_frame"
+    assert neg.image.shape == frame.shape  # the raw frame, not the annotated JPEG
 
     # a base dataset to replay from
     base = tmp_path / "base"
