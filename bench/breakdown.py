@@ -1,13 +1,13 @@
 """Where one batch's time goes in the ONNX Runtime backend: preprocessing (letterbox into the batch array),
 the ONNX Runtime run, and decoding (thresholds + NMS) — each timed by calling the backend's own methods.
 
-Two what-ifs on the same batches (the backend itself is not changed):
+What-ifs on the same frames, each a backend configured differently (the shipped code is not changed):
 
-* the same graph on a *rectangular* letterbox (a 16:9 frame fitted to the width, height padded to a multiple of 32,
-  e.g. 320x192 instead of 320x320; a fixed-size model gets a dynamic-size twin in var/bench/model/);
-* sessions with ONNX Runtime's intra-op thread spinning off (``session.intra_op.allow_spinning=0``), and with
-  one intra-op thread, square and rectangular. Wall time and process CPU time are both reported: on a box where 40 decoder
-  threads share two cores, CPU time is what limits the number of streams.
+* a *square* letterbox (``rect: false``: 320x320 instead of the 320x192 a 16:9 frame needs; a fixed-size model
+  gets a dynamic-size twin in var/bench/model/ so that the shipped rectangular letterbox can be measured);
+* one intra-op thread (``threads: 1``), and ONNX Runtime's thread spinning back on (its default, which the
+  backend turns off). Wall time and process CPU time are both reported: on a box where 40 decoder threads
+  share two cores, CPU time is what limits the number of streams.
 
     python bench/breakdown.py [--batch 8] [--frames 48]
 """
@@ -19,70 +19,57 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def dynamic_twin(onnx_path: Path) -> str:
-    """A copy of the model with a dynamic input height/width (var/bench/model/), for the rectangular what-if."""
+def dynamic_twin(onnx_path: Path) -> Path:
+    """A copy of the model with a dynamic input height/width (var/bench/model/), if its size is fixed."""
     import onnx
 
+    model = onnx.load(str(onnx_path))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    if not (dims[2].HasField("dim_value") and dims[3].HasField("dim_value")):
+        return onnx_path  # already takes any size, as Frontage exports do
     out = ROOT / "var" / "bench" / "model" / f"{onnx_path.stem}-dynamic-hw.onnx"
     if not out.exists() or out.stat().st_mtime < onnx_path.stat().st_mtime:
         out.parent.mkdir(parents=True, exist_ok=True)
-        model = onnx.load(str(onnx_path))
-        dims = model.graph.input[0].type.tensor_type.shape.dim
         dims[2].dim_param, dims[3].dim_param = "height", "width"
         onnx.save(model, str(out))
-    return str(out)
+    return out
 
 
 def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, tuple[float, float]]:
-    import onnxruntime as ort
-
     from bench.common import cpu_seconds
     from bench.inference import model_files, model_imgsz
     from bench.videos import frames_from, street_clip
     from detector.inference import ModelConfig, load_backend
 
     _, onnx_path, _ = model_files()
+    path = str(dynamic_twin(onnx_path))
     imgsz = model_imgsz(onnx_path)
-    backend = load_backend(ModelConfig(path=str(onnx_path), imgsz=imgsz, max_batch=batch))
-    h, w = 720, 1280
-    gain = min(backend.in_h / h, backend.in_w / w)
-    rect_h = int(np.ceil(round(h * gain) / 32) * 32)
-    rect_top = (backend.in_h - rect_h) // 2
-    square, rect_name = f"{backend.in_w}x{backend.in_h}", f"{backend.in_w}x{rect_h}"
-    # fixed input size: a dynamic-size twin of the same graph runs the rectangular what-ifs
-    rect_path = dynamic_twin(onnx_path) if isinstance(backend.input.shape[2], int) else str(onnx_path)
-
-    def session(path: str, threads: int, spinning: bool) -> ort.InferenceSession:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-    # (label, path, threads, spinning, rectangular?)
-    what_ifs = [(f"{rect_name}", rect_path, 0, True, True),
-                (f"{square}, no spinning", str(onnx_path), 0, False, False),
-                (f"{square}, 1 thread, no spinning", str(onnx_path), 1, False, False),
-                (f"{rect_name}, no spinning", rect_path, 0, False, True),
-                (f"{rect_name}, 1 thread, no spinning", rect_path, 1, False, True)]
-    sessions = [(label, session(path, t, spin), rect) for label, path, t, spin, rect in what_ifs]
+    base = {"path": path, "imgsz": imgsz, "max_batch": batch}
+    backend = load_backend(ModelConfig(**base))
     images = frames_from(street_clip(1.0), n_frames)
     chunks = [images[i : i + batch] for i in range(0, n_frames, batch)]
-    name = backend.input.name
+    h, w = backend.input_size(images[:1])
+    shipped = f"{w}x{h}"
+    square = load_backend(ModelConfig(**base, rect=False))
+    one_thread = load_backend(ModelConfig(**base, threads=1))
+    spinning = load_backend(ModelConfig(**base))
+    spinning.session = _spinning_session(path)
+    what_ifs = [(f"square {imgsz}x{imgsz} letterbox", square), (f"{shipped}, 1 intra-op thread", one_thread),
+                (f"{shipped}, thread spinning on", spinning)]
     outputs = backend.output_names[:1]
+    name = backend.input.name
     best: dict[str, tuple[float, float]] = {}
 
     def timed(key: str, fn, acc: dict[str, list[float]]):  # type: ignore[no-untyped-def]
-        c, w = cpu_seconds(), time.perf_counter()
+        c, t = cpu_seconds(), time.perf_counter()
         value = fn()
         acc.setdefault(key, [0.0, 0.0])
-        acc[key][0] += time.perf_counter() - w
+        acc[key][0] += time.perf_counter() - t
         acc[key][1] += cpu_seconds() - c
         return value
 
@@ -90,17 +77,25 @@ def breakdown(batch: int = 8, n_frames: int = 48, rounds: int = 3) -> dict[str, 
         acc: dict[str, list[float]] = {}
         for chunk in chunks:
             feed, geometry = timed("preprocess (letterbox into the batch)", lambda c=chunk: backend.preprocess(c), acc)
-            out = timed(f"onnxruntime run, {square}", lambda f=feed: backend.session.run(outputs, {name: f})[0], acc)
+            out = timed(f"onnxruntime run, {shipped} (as shipped)",
+                        lambda f=feed: backend.session.run(outputs, {name: f})[0], acc)
             timed("decode + NMS", lambda o=out, g=geometry: [backend._decode_one(o[x[5]], x) for x in g], acc)
-            # a rectangular letterbox: the frame fitted to the width, height padded up to a multiple of 32
-            rect = np.ascontiguousarray(feed[:, :, rect_top : rect_top + rect_h, :])
-            for label, sess, is_rect in sessions:
-                x = rect if is_rect else feed
-                timed(f"what-if: {label}", lambda s=sess, x=x: s.run(outputs, {name: x}), acc)
+            for label, alt in what_ifs:
+                alt_feed, _ = alt.preprocess(chunk)
+                timed(f"what-if: {label}", lambda a=alt, f=alt_feed: a.session.run(outputs, {name: f}), acc)
         for k, (wall, cpu) in acc.items():
             prev = best.get(k, (float("inf"), float("inf")))
             best[k] = (min(prev[0], wall / n_frames * 1000), min(prev[1], cpu / n_frames * 1000))
     return best
+
+
+def _spinning_session(path: str):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 if __name__ == "__main__":
