@@ -92,7 +92,7 @@ def count_fps(weights: Path, frames: list[dict], imgsz: int, conf: float) -> lis
 
 def run_round(model: Path, data: Path, out: Path, shared: Path | None, imgsz: int = 320, conf: float = 0.35,
               synth: int = 60, seed: int = 4242, epochs: int = 3, replay: int = 200, repeat: int = 3,
-              lr0: float = 0.0002, log=print) -> dict:
+              lr0: float = 0.0002, freeze: int = 0, log=print) -> dict:
     from detector.training.evaluate import evaluate
     from detector.training.offline_assets import apply_offline_env, install_fonts
     from detector.training.train import TrainOptions, train
@@ -119,7 +119,10 @@ def run_round(model: Path, data: Path, out: Path, shared: Path | None, imgsz: in
     run = train(TrainOptions(data=relearn_yaml, from_weights=model, epochs=epochs, imgsz=imgsz, batch=16,
                              device="cpu", project=out / "runs", name="finetune", workers=0, val=False,
                              cache=False, close_mosaic=epochs,
-                             extra={"optimizer": "AdamW", "lr0": lr0, "warmup_epochs": 0, "mosaic": 0.0}))
+                             extra={"optimizer": "AdamW", "lr0": lr0, "warmup_epochs": 0, "mosaic": 0.0,
+                                    # a frozen backbone keeps what the base model learnt (val mAP) while the
+                                    # neck and head learn the hard negatives
+                                    **({"freeze": freeze} if freeze else {})}))
     new_weights = run / "weights" / "last.pt"
     after = count_fps(new_weights, frames, imgsz, conf)
     val_after = evaluate(new_weights, data, imgsz=imgsz, sources=["synth"])
@@ -136,7 +139,7 @@ def run_round(model: Path, data: Path, out: Path, shared: Path | None, imgsz: in
         "clean_frames_new_fps": total(after, others),
         "val_synth_map50_before": val_before["sources"]["synth"]["map50"],
         "val_synth_map50_after": val_after["sources"]["synth"]["map50"],
-        "fine_tune": {"epochs": epochs, "replay": replay, "repeat": repeat, "lr0": lr0},
+        "fine_tune": {"epochs": epochs, "replay": replay, "repeat": repeat, "lr0": lr0, "freeze": freeze},
         "seconds": round(time.time() - t0, 1),
     }
     e = result["exported"]
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replay", type=int, default=200)
     p.add_argument("--repeat", type=int, default=3, help="times each exported frame appears per epoch")
     p.add_argument("--lr0", type=float, default=0.0002)
+    p.add_argument("--freeze", type=int, default=0, help="freeze the first N layers (10: the YOLOv8 backbone)")
     args = p.parse_args(argv)
     for path in (args.model, args.data):
         if not path.exists():
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_round(args.model, args.data, args.out, args.shared, imgsz=args.imgsz, conf=args.conf,
                            synth=args.synth, epochs=args.epochs, replay=args.replay, repeat=args.repeat,
-                           lr0=args.lr0)
+                           lr0=args.lr0, freeze=args.freeze)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
