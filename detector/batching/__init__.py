@@ -31,6 +31,8 @@ from detector.gating import MotionGate, MotionGateConfig
 from detector.inference import Backend
 from detector.tracking import CameraTrackers
 
+GOLDEN_RATIO_FRACTION = 0.6180339887498949  # successive multiples mod 1 stay evenly spread
+
 
 @dataclass(frozen=True)
 class AnalysedFrame:
@@ -84,7 +86,10 @@ class Batcher:
             return None
         gate = self.gates.get(camera_id)
         if gate is None:
-            gate = self.gates[camera_id] = MotionGate(self.gate_config)
+            # Spread the cameras' forced re-checks over max_skip_s: the k-th camera seen gets phase
+            # frac(k * golden ratio), even for any number of cameras; the first (and a lone file) gets 0.
+            phase = (len(self.gates) * GOLDEN_RATIO_FRACTION) % 1.0
+            gate = self.gates[camera_id] = MotionGate(self.gate_config, phase=phase)
         return gate
 
     def infer(self, frames: Sequence[Frame]) -> list[AnalysedFrame]:

@@ -3,6 +3,9 @@
 Each frame is shrunk to a small grey picture and compared with the last frame that went through the model;
 if few enough pixels changed, the previous detections still hold. A re-check is forced every
 ``max_skip_s`` of media time anyway, so slow changes (a bag put down during a lighting drift) are caught.
+A gate's ``phase`` (a fraction of ``max_skip_s``) brings its first forced re-check forward: cameras that start
+together then do not all re-check in the same second (on a quiet street that burst was the only load, and
+it made every camera late at once); each re-check still comes at most ``max_skip_s`` after the last run.
 
 >>> import numpy as np
 >>> from datetime import UTC, datetime
@@ -47,8 +50,11 @@ class MotionGateConfig(BaseModel):
 class MotionGate:
     """Gate of one camera: ``should_infer(frame)`` then, if the model ran, ``mark_inferred(frame)``."""
 
-    def __init__(self, config: MotionGateConfig | None = None, **overrides: object) -> None:
+    def __init__(self, config: MotionGateConfig | None = None, *, phase: float = 0.0, **overrides: object) -> None:
+        if not 0.0 <= phase < 1.0:
+            raise ValueError(f"gate phase must be in [0, 1), got {phase}")
         self.config = (config or MotionGateConfig()).model_copy(update=overrides)
+        self.phase = phase
         self._ref: np.ndarray | None = None
         self._ref_pts = 0.0
         self._cache: tuple[int, np.ndarray] | None = None  # (id of frame image, its small grey picture)
@@ -82,5 +88,7 @@ class MotionGate:
         return self.last_changed_fraction > cfg.changed_fraction
 
     def mark_inferred(self, frame: Frame) -> None:
+        first = self._ref is None
         self._ref = self._small(frame)
-        self._ref_pts = frame.pts_s
+        # the first forced re-check comes `phase` early; later ones keep that offset while the scene is still
+        self._ref_pts = frame.pts_s - (self.phase * self.config.max_skip_s if first else 0.0)
