@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detector.inference import ModelConfig
+from detector.sources import DecodeOptions
 from detector.yamlfile import read_yaml
 
 
@@ -38,6 +39,20 @@ class CameraConfig(_Strict):
         title="Real time", description="Files: True plays them at media speed like a camera; False (default) "
         "analyses every analysis frame as fast as possible. Streams are always real time")] = None
     loop: Annotated[bool, Field(title="Loop", description="Files: start again at the end (never with --exit-when-done)")] = False
+    keyframes: Annotated[Literal["auto", "keyframes", "all"], Field(
+        title="Keyframe-only decode", description="auto: decode only keyframes when the keyframe interval is no "
+        "longer than the analysis interval (most of the decode CPU saved); keyframes: always; all: decode every "
+        "frame and keep the one nearest each analysis time")] = "auto"
+    analysis_width: Annotated[int | None, Field(
+        title="Analysis width", description="Scale wider pictures down to this width (aspect kept) while converting "
+        "them; the model, motion gate and evidence JPEGs see this picture. None: as decoded", ge=160, le=7680)] = None
+    decoder_threads: Annotated[int | None, Field(
+        title="Decoder threads", description="Threads of this camera's decoder (0: ffmpeg decides). None: 1 for "
+        "live cameras (many decoders share the cores), ffmpeg's choice for files read as fast as possible",
+        ge=0, le=64)] = None
+
+    def decode_options(self) -> DecodeOptions:
+        return DecodeOptions(keyframes=self.keyframes, width=self.analysis_width, threads=self.decoder_threads)
 
 
 class BatchConfig(_Strict):

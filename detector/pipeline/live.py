@@ -177,10 +177,11 @@ class EdgeRuntime:
             if stream or cam.realtime:
                 # a stream's frames are "now"; start_time only places a file played like a camera
                 feed.live = LiveCamera(cam.url, cam.id, cam.analysis_fps, loop=cam.loop, pace=True,
+                                       decode=cam.decode_options(),
                                        start_time=None if stream else self.cfg.start_time).start()
             else:
                 feed.source = open_source(cam.url, cam.id, analysis_fps=cam.analysis_fps, realtime=False,
-                                          loop=cam.loop, start_time=self.cfg.start_time)
+                                          loop=cam.loop, decode=cam.decode_options(), start_time=self.cfg.start_time)
                 feed.frames = iter(feed.source.frames())  # type: ignore[attr-defined]
             self.feeds.append(feed)
 

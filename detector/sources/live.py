@@ -19,11 +19,12 @@ import collections
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from detector import metrics
 from detector.frames import Frame
-from detector.sources import SourceError, SourceStats, is_stream_url, redact
+from detector.sources import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
 from detector.sources.video import PyAVReader
 
 
@@ -31,7 +32,8 @@ class LiveCamera:
     """A camera read by its own thread. Frames wait in a bounded slot (``slot_size``, default 1): when it is
     full the oldest frame is dropped and counted.
 
-    Options: ``keyframes_only`` (None = auto), ``open_timeout_s``/``read_timeout_s`` (default 5 s),
+    Options: ``decode`` (:class:`~detector.sources.DecodeOptions`; decoder threads default to 1 here: many
+    cameras share the cores), ``keyframes_only`` (shortcut for ``decode.keyframes``, None = auto), ``open_timeout_s``/``read_timeout_s`` (default 5 s),
     ``backoff_initial_s`` (0.5 s) doubling up to ``backoff_max_s`` (30 s), ``rtsp_transport`` ("tcp"),
     files only: ``loop`` (False) and ``pace`` (True: play at media speed, like a camera).
     """
@@ -44,6 +46,7 @@ class LiveCamera:
         *,
         slot_size: int = 1,
         keyframes_only: bool | None = None,
+        decode: DecodeOptions | None = None,
         open_timeout_s: float = 5.0,
         read_timeout_s: float = 5.0,
         backoff_initial_s: float = 0.5,
@@ -64,9 +67,13 @@ class LiveCamera:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.start_time = start_time
+        decode = (decode or DecodeOptions()).with_keyframes_only(keyframes_only)
+        if decode.threads is None:
+            decode = replace(decode, threads=1)
+        self.decode = decode
         self._reader_args = dict(
             analysis_fps=analysis_fps,
-            keyframes_only=keyframes_only,
+            decode=decode,
             open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s,
             rtsp_transport=rtsp_transport,
@@ -162,8 +169,10 @@ class LiveCamera:
     def _run(self) -> None:
         attempt = 0
         media_offset = 0.0
+        looped: PyAVReader | None = None  # a looped file's next reader keeps the probe of the first
         while not self._stop.is_set():
-            reader = PyAVReader(self.url, self.camera_id, stats=self.stats, **self._reader_args)  # type: ignore[arg-type]
+            reader = looped or PyAVReader(self.url, self.camera_id, stats=self.stats, **self._reader_args)  # type: ignore[arg-type]
+            looped = None
             self._reader = reader
             got_frame = False
             last_pts = 0.0
@@ -187,6 +196,7 @@ class LiveCamera:
                 if not self.is_stream:
                     if self.loop and got_frame:
                         media_offset += last_pts + 1.0 / self.analysis_fps
+                        looped = reader.reopened()
                         continue
                     self.finished = True
                     with self._cond:
