@@ -178,7 +178,9 @@ class EdgeRuntime:
                 # a stream's frames are "now"; start_time only places a file played like a camera
                 feed.live = LiveCamera(cam.url, cam.id, cam.analysis_fps, loop=cam.loop, pace=True,
                                        decode=cam.decode_options(),
-                                       start_time=None if stream else self.cfg.start_time).start()
+                                       start_time=None if stream else self.cfg.start_time)
+                feed.live.on_frame = self.batcher.wake  # a new frame ends the batcher's wait at once
+                feed.live.start()
             else:
                 feed.source = open_source(cam.url, cam.id, analysis_fps=cam.analysis_fps, realtime=False,
                                           loop=cam.loop, decode=cam.decode_options(), start_time=self.cfg.start_time)
@@ -221,7 +223,7 @@ class EdgeRuntime:
             self.backend, max_batch=min(self.cfg.batch.max_batch, getattr(self.backend, "max_batch", 8) or 8),
             max_wait_ms=self.cfg.batch.max_wait_ms,
             gate=MotionGateConfig(enabled=gating.enabled, changed_fraction=gating.threshold, max_skip_s=gating.max_skip_s),
-            trackers=CameraTrackers())
+            trackers=CameraTrackers(), poll_s=0.05)  # live cameras wake the batcher (_open_feeds); files always have a frame
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)

@@ -176,3 +176,8 @@ def test_metrics_endpoint_serves_the_edge_registry(backend: RecordingBackend) ->
     assert 'frontage_batch_size_bucket{le="2.0"}' in text
     assert "frontage_inference_seconds_count" in text
     assert "process_cpu_seconds_total" not in text  # own registry: only Frontage's metrics
+
+
+def test_poll_interval_must_be_positive(backend: RecordingBackend) -> None:
+    with pytest.raises(ValueError, match="poll_s must be > 0, got 0"):
+        Batcher(backend, poll_s=0)
