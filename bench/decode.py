@@ -5,8 +5,10 @@
 * decode-and-drop — every frame decoded, only 1 frame/s converted (``keyframes_only=False``, 1 fps).
 * keyframes only — non-key frames skipped inside the decoder (``keyframes_only=True``, 1 fps).
 
-Each at a 1 s and a 4 s GOP. CPU time is the whole process's (decoder threads included), so the figure is
-"cores busy per camera". At a 4 s GOP keyframes-only yields one frame per 4 s, fewer than 1 frame/s: the
+Each at a 1 s and a 4 s GOP, plus two keyframe-only variants as live cameras run them: one decoder thread
+(``LiveCamera``'s default: 40 decoders already share the cores) and, on top, the frame scaled to a 640 px
+analysis width in the same swscale pass as the BGR conversion (``analysis_width: 640``). CPU time is the whole
+process's (decoder threads included), so the figure is "cores busy per camera". At a 4 s GOP keyframes-only yields one frame per 4 s, fewer than 1 frame/s: the
 sources choose it automatically only when the GOP is no longer than the analysis interval.
 """
 
@@ -17,22 +19,26 @@ from typing import Any
 from bench.common import Context, CpuTimer, Row
 from bench.videos import street_clip
 
-MODES = {
-    "full decode": {"analysis_fps": 25.0, "keyframes_only": False},
-    "decode-and-drop": {"analysis_fps": 1.0, "keyframes_only": False},
-    "keyframes only": {"analysis_fps": 1.0, "keyframes_only": True},
+MODES: dict[str, dict[str, Any]] = {
+    "full decode": {"analysis_fps": 25.0, "keyframes": "all"},
+    "decode-and-drop": {"analysis_fps": 1.0, "keyframes": "all"},
+    "keyframes only": {"analysis_fps": 1.0, "keyframes": "keyframes"},
+    "keyframes only, 1 decoder thread": {"analysis_fps": 1.0, "keyframes": "keyframes", "threads": 1},
+    "keyframes only, 1 thread, 640 px wide": {"analysis_fps": 1.0, "keyframes": "keyframes", "threads": 1,
+                                              "width": 640},
 }
 
 
-def measure(path: str, analysis_fps: float, keyframes_only: bool, repeats: int, duration_s: float) -> dict[str, float]:
-    """Read the whole clip ``repeats`` times with the project's VideoSource; CPU s per media s."""
-    from detector.sources import open_source
+def measure(path: str, analysis_fps: float, repeats: int, duration_s: float, **decode: Any) -> dict[str, float]:
+    """Read the whole clip ``repeats`` times with the project's VideoSource; CPU s per media s. ``decode``:
+    :class:`detector.sources.DecodeOptions` fields."""
+    from detector.sources import DecodeOptions, open_source
 
     cpu = wall = media = 0.0
     frames = decoded = 0
     for _ in range(repeats):
         with CpuTimer() as t:
-            src = open_source(path, "bench", analysis_fps=analysis_fps, keyframes_only=keyframes_only)
+            src = open_source(path, "bench", analysis_fps=analysis_fps, decode=DecodeOptions(**decode))
             for _ in src.frames():
                 frames += 1
             decoded += src.stats.frames_decoded
@@ -58,14 +64,14 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
         for mode, opts in MODES.items():
             ctx.log(f"decode: GOP {gop:g} s, {mode}")
             if not figures:  # warm-up: imports, page cache
-                measure(str(path), opts["analysis_fps"], opts["keyframes_only"], 1, duration)
-            figures[mode] = measure(str(path), opts["analysis_fps"], opts["keyframes_only"], repeats, duration)
+                measure(str(path), repeats=1, duration_s=duration, **opts)
+            figures[mode] = measure(str(path), repeats=repeats, duration_s=duration, **opts)
         details[f"gop{gop:g}s"] = figures
         base = figures["full decode"]["cpu_per_media_s"]
-        for mode in ("decode-and-drop", "keyframes only"):
+        for mode in [m for m in MODES if m != "full decode"]:
             f = figures[mode]
             note = f"{f['frames_out'] / f['media_s']:.2f} frames/s out"
-            if mode == "keyframes only" and gop > 1.0:
+            if mode.startswith("keyframes only") and gop > 1.0:
                 note += "; fewer than 1 frame/s, so the sources pick it only when GOP <= analysis interval"
             rows.append(Row(
                 what=f"decode CPU, GOP {gop:g} s: {mode} vs full decode",

@@ -15,13 +15,19 @@ Two scenes: the busy street (people walking all the time: every analysed frame h
 skips) and the quiet street (the same street frozen, only sensor noise: what motion gating is for).
 
 The edge loop is measured as is; the only hook is a subclass that records when each result reaches the rules
-(``_handle``), and, for the "keyframe-only decode off" variant, ``LiveCamera`` with ``keyframes_only=False``
-(edge.yaml has no switch for it).
+(``_handle``). Variants are edge.yaml switches (``keyframes: all``, ``gating.enabled: false``).
+
+One probe at a fixed N, e.g. for profiling or an A/B of a camera option (CPU per stream, lateness, and the
+cores of camera threads vs the edge loop vs native pools)::
+
+    python -m bench.streams --n 24 --scene quiet [--analysis-width 640] [--decoder-threads 0] [--model x.onnx]
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -38,13 +44,15 @@ LATE_S = 2.0
 MIN_SHARE = 0.9
 
 
-def write_config(n: int, urls: list[str], onnx_path: Path, imgsz: int, gating: bool, tag: str) -> Path:
+def write_config(n: int, urls: list[str], onnx_path: Path, imgsz: int, gating: bool, tag: str,
+                 camera_options: dict[str, Any] | None = None) -> Path:
+    """edge.yaml for ``n`` cameras; ``camera_options`` go into every camera entry (e.g. ``keyframes: all``)."""
     WORK.mkdir(parents=True, exist_ok=True)
     cameras = []
     for i in range(n):
         cam_id = f"cam-{i:03d}"
         entry: dict[str, Any] = {"id": cam_id, "url": urls[i % len(urls)], "analysis_fps": 1.0,
-                                 "zones": str(zones_file(WORK / "x", cam_id))}
+                                 "zones": str(zones_file(WORK / "x", cam_id)), **(camera_options or {})}
         if "://" not in entry["url"]:
             entry.update(realtime=True, loop=True)
         cameras.append(entry)
@@ -67,17 +75,81 @@ def write_config(n: int, urls: list[str], onnx_path: Path, imgsz: int, gating: b
     return path
 
 
+def thread_cpu_seconds(named: dict[int, str]) -> dict[str, float]:
+    """CPU seconds of this process's threads (Linux /proc), by role: the Python threads in ``named`` (native
+    id -> role) and "native" for the rest (ffmpeg decoder threads, ONNX Runtime's pool). Empty elsewhere."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        role = named.get(int(tid), "native")
+        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
+
+
+class _GcTimer:
+    """Wall time spent in Python's garbage collector (all generations) while started."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._t: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        elif self._t is not None:
+            self.seconds += time.perf_counter() - self._t
+            self.full += info.get("generation") == 2
+            self._t = None
+
+    def start(self) -> _GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def stop(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+
+def _thread_roles() -> dict[int, str]:
+    roles = {}
+    for t in threading.enumerate():
+        if t.native_id is None:
+            continue
+        name = t.name
+        roles[t.native_id] = ("camera threads" if name.startswith("camera-") else
+                              "edge loop" if name == "edge-runtime" else "other python")
+    return roles
+
+
 def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = True, warmup_s: float = 8.0,
-          window_s: float = 20.0, log: Any = print) -> dict[str, Any]:
-    """Run the edge with ``n`` cameras for ``warmup_s + window_s``; per-camera timeliness and CPU."""
-    import detector.sources.live as live_module
+          window_s: float = 20.0, model: Path | None = None, camera_options: dict[str, Any] | None = None,
+          log: Any = print) -> dict[str, Any]:
+    """Run the edge with ``n`` cameras for ``warmup_s + window_s``; per-camera timeliness and CPU.
+
+    ``model``: another ONNX file than the shipped one (e.g. a dynamic-size twin, to see the rectangular
+    letterbox before the shipped model is re-exported). ``camera_options``: extra edge.yaml camera fields
+    (``analysis_width``, ``decoder_threads``, ...); ``keyframes=False`` is ``keyframes: all``."""
     from detector.config import load_edge_config
     from detector.pipeline.live import EdgeRuntime
 
     pt, onnx_path, shipped = model_files()
     del pt
     imgsz = model_imgsz(onnx_path)
-    cfg = load_edge_config(write_config(n, urls, onnx_path, imgsz, gating, f"{n}"))
+    if model is not None:
+        onnx_path, shipped = model.resolve(), False
+    options = dict(camera_options or {})
+    if not keyframes:
+        options["keyframes"] = "all"
+    cfg = load_edge_config(write_config(n, urls, onnx_path, imgsz, gating, f"{n}", options))
     records: list[tuple[str, float, float]] = []  # (camera, pts_s, monotonic when the rules got it)
 
     class TimedRuntime(EdgeRuntime):
@@ -85,14 +157,6 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
             records.append((feed.id, frame.pts_s, time.monotonic()))
             super()._handle(feed, frame, detections)
 
-    original = live_module.LiveCamera
-    if not keyframes:
-        class FullDecodeCamera(original):  # type: ignore[misc, valid-type]
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                kwargs["keyframes_only"] = False
-                super().__init__(*args, **kwargs)
-
-        live_module.LiveCamera = FullDecodeCamera  # type: ignore[misc]
     runtime = TimedRuntime(cfg, drain_timeout_s=0.5)
     errors: list[BaseException] = []
 
@@ -117,10 +181,15 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
             time.sleep(0.05)
         starts = {f.id: f.live._t0 for f in runtime.feeds if f.live is not None}  # type: ignore[attr-defined]
         time.sleep(warmup_s)
+        roles = _thread_roles()
+        threads0 = thread_cpu_seconds(roles)
+        gc_timer = _GcTimer().start()
         cpu0, t0 = cpu_seconds(), time.monotonic()
         batches0, inferred0, skipped0 = runtime.batcher.batches, runtime.batcher.frames_inferred, runtime.batcher.frames_skipped
         time.sleep(window_s)
         cpu1, t1 = cpu_seconds(), time.monotonic()
+        threads1 = thread_cpu_seconds(roles)
+        gc_timer.stop()
         batcher = runtime.batcher
         counters = (batcher.batches - batches0, batcher.frames_inferred - inferred0, batcher.frames_skipped - skipped0)
         dropped = sum(f.live.stats.frames_dropped for f in runtime.feeds if f.live is not None)  # type: ignore[attr-defined]
@@ -129,7 +198,6 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
     finally:
         runtime.stop()
         thread.join(30)
-        live_module.LiveCamera = original
     if errors:
         raise BenchError(f"the edge runtime failed: {errors[0]}")
     lateness: dict[str, list[float]] = {}
@@ -162,6 +230,12 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
         "batches": counters[0], "frames_inferred": counters[1], "frames_skipped_by_gate": counters[2],
         "slot_drops": dropped, "cameras_keyframes_only": keyframes_only, "unhealthy": unhealthy[:5],
         "starved": len(starved), "late": len(too_late), "shipped_model": shipped,
+        "camera_options": options,
+        # cores per role: camera threads = demux + decode + BGR conversion (one decoder thread each);
+        # edge loop = gate, letterbox, the ONNX Runtime call's own thread, tracker, rules, outbox
+        "gc_share_of_cpu": round(gc_timer.seconds / max(1e-9, cpu1 - cpu0), 4), "gc_full_collections": gc_timer.full,
+        "cores_by_thread": {role: round((threads1.get(role, 0.0) - threads0.get(role, 0.0)) / (t1 - t0), 3)
+                            for role in sorted(set(threads0) | set(threads1))},
     }
     result["on_time"] = not starved and not too_late and not unhealthy
     log(f"streams: N={n} gating={gating} keyframes={keyframes}: on_time={result['on_time']} "
@@ -242,6 +316,11 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
                         note=f"lateness p99 {v['lateness_p99_s']} s, fewest frames per camera "
                              f"{v['analysed_per_cam_min']}/{v['expected_per_cam']:.0f}"))
     if not ctx.quick:
+        details["busy_gop1_width640"] = w = probe(n_busy, [busy], log=ctx.log, camera_options={"analysis_width": 640}, **kw)
+        rows.append(Row(what=f"CPU per stream, busy street, N={n_busy}, 1 s GOP: analysis_width 640 vs as decoded (1280)",
+                        project=w["cpu_per_stream"], baseline=base_busy["cpu_per_stream"], unit="cores",
+                        higher_is_better=False, project_label=f"640 px wide, on time: {w['on_time']}",
+                        baseline_label=f"1280 px (default), on time: {base_busy['on_time']}"))
         details["busy_gop4"] = g4 = probe(n_busy, [str(street_clip(4.0))], log=ctx.log, **kw)
         rows.append(Row(what=f"CPU per stream, busy street, N={n_busy}: 4 s GOP (decode-and-drop, chosen automatically)",
                         project=base_busy["cpu_per_stream"], baseline=g4["cpu_per_stream"], unit="cores",
@@ -263,3 +342,34 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
         except (BenchError, RuntimeError, ImportError) as exc:
             details["rtsp_error"] = str(exc).splitlines()[0]
     return rows, details
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One probe at a fixed N (no capacity search): CPU per stream and lateness, for profiling and A/B runs."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--n", type=int, default=16, help="number of cameras")
+    parser.add_argument("--scene", choices=("busy", "quiet"), default="busy")
+    parser.add_argument("--gop", type=float, default=1.0, help="keyframe interval of the clip (s)")
+    parser.add_argument("--no-gating", action="store_true")
+    parser.add_argument("--no-keyframes", action="store_true", help="decode every frame (keyframes_only off)")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--window", type=float, default=15.0)
+    parser.add_argument("--model", type=Path, default=None, help="ONNX file instead of the shipped model")
+    parser.add_argument("--analysis-width", type=int, default=None, help="edge.yaml camera analysis_width")
+    parser.add_argument("--decoder-threads", type=int, default=None, help="edge.yaml camera decoder_threads")
+    args = parser.parse_args(argv)
+    camera_options = {k: v for k, v in (("analysis_width", args.analysis_width),
+                                        ("decoder_threads", args.decoder_threads)) if v is not None}
+    logging.basicConfig(level=logging.WARNING)
+    clip = str(street_clip(args.gop, quiet=args.scene == "quiet"))
+    result = probe(args.n, [clip], gating=not args.no_gating, keyframes=not args.no_keyframes,
+                   warmup_s=args.warmup, window_s=args.window, model=args.model, camera_options=camera_options)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":  # python -m bench.streams --n 24 --scene quiet
+    raise SystemExit(main())

@@ -25,7 +25,8 @@ def test_quick_decode_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     data = json.loads(results.read_text())["benchmarks"]["decode"]
     assert data["error"] is None
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
-    assert {r["project_label"] for r in data["rows"]} == {"decode-and-drop", "keyframes only"}
+    assert {r["project_label"] for r in data["rows"]} == {
+        "decode-and-drop", "keyframes only", "keyframes only, 1 decoder thread", "keyframes only, 1 thread, 640 px wide"}
     assert all(r["project"] > 0 and r["baseline"] > 0 for r in data["rows"])
 
 
