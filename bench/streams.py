@@ -208,11 +208,14 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
         if t0 <= at < t1:
             counts[cam] = counts.get(cam, 0) + 1
     late_in_window: list[float] = []
+    latest_frames: list[tuple[float, str, float]] = []  # (lateness, camera, pts): where the tail comes from
     worst: dict[str, float] = {}
     for cam, values in lateness.items():
         offset = min(values)  # time to open the camera
-        window = [v - offset for (c, _, at), v in zip([r for r in records if r[0] == cam], values, strict=True)
+        window = [(v - offset, pts) for (c, pts, at), v in zip([r for r in records if r[0] == cam], values, strict=True)
                   if t0 <= at < t1]
+        latest_frames += [(late, cam, pts) for late, pts in window]
+        window = [late for late, _ in window]
         late_in_window += window
         worst[cam] = max(window) if window else float("inf")
     expected = window_s * 1.0
@@ -231,6 +234,8 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
         "slot_drops": dropped, "cameras_keyframes_only": keyframes_only, "unhealthy": unhealthy[:5],
         "starved": len(starved), "late": len(too_late), "shipped_model": shipped,
         "camera_options": options,
+        "latest_frames": [{"camera": c, "pts_s": round(p, 2), "late_s": round(v, 3)}
+                          for v, c, p in sorted(latest_frames, reverse=True)[:8]],
         # cores per role: camera threads = demux + decode + BGR conversion (one decoder thread each);
         # edge loop = gate, letterbox, the ONNX Runtime call's own thread, tracker, rules, outbox
         "gc_share_of_cpu": round(gc_timer.seconds / max(1e-9, cpu1 - cpu0), 4), "gc_full_collections": gc_timer.full,
