@@ -7,7 +7,10 @@ per camera: tracker -> class map -> zones -> rules -> evidence -> `ViolationEven
 a still scene keeps its episodes alive without spending inference on it.
 
 Cameras: streams (and files with ``realtime: true``) are `LiveCamera` threads with a latest-frame slot;
-other files are read frame by frame, every analysis frame, as fast as the model goes. ``--exit-when-done``
+other files are read frame by frame, every analysis frame, as fast as the model goes. Each camera's
+``keyframes`` / ``analysis_width`` / ``decoder_threads`` fields become its `DecodeOptions` (live cameras decode
+with one thread each: with 40 decoders on two cores, more threads only add hand-offs); a new live frame wakes
+the batcher. ``--exit-when-done``
 needs every enabled camera to be a finite file: at their ends, open episodes stay open (no cleared event:
 the scene did not clear, the recording ended), the outbox is drained (bounded wait) and the process exits.
 
