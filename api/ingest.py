@@ -7,13 +7,24 @@ caller's transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings
-from api.db.models import OPEN_STATES, Camera, Case, CaseState, EdgeDevice, Episode, IngestedEvent, Zone
+from api.db.models import (
+    OPEN_STATES,
+    Camera,
+    Case,
+    CaseState,
+    DeviceCamera,
+    EdgeDevice,
+    Episode,
+    IngestedEvent,
+    Zone,
+)
 from api.evidence import CheckedFile, store
 from api.workflow import Workflow
 from detector.events import EventType, ViolationEvent
@@ -36,49 +47,90 @@ class IngestResult:
     evidence_ids: list[int] = field(default_factory=list)
 
 
+#: How stale ``edge_devices.last_seen_at`` may get before an event refreshes it. Writing it on every event
+#: took a row lock on the device row per event (serialising one box's events) for a value read in minutes.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+# The per-event lookups, built once: building a select() costs more CPU than running the cached statement.
+_DUPLICATE = (select(IngestedEvent.case_id, Case.state).outerjoin(Case, Case.id == IngestedEvent.case_id)
+              .where(IngestedEvent.idempotency_key == bindparam("key")))
+# Camera, the event's zone on it and whether this device reports for it: one round trip instead of three
+# (and no load of every camera of the device, which `EdgeDevice.cameras` does).
+_TARGET = (select(Camera.id, Camera.road_id, Zone.id, Zone.merchant_id, Zone.forbid, DeviceCamera.device_id)
+           .select_from(Camera)
+           .outerjoin(Zone, and_(Zone.camera_id == Camera.id, Zone.code == bindparam("zone")))
+           .outerjoin(DeviceCamera, and_(DeviceCamera.camera_id == Camera.id,
+                                         DeviceCamera.device_id == bindparam("device_id")))
+           .where(Camera.code == bindparam("camera")).limit(1))
+_EPISODE = select(Episode).where(Episode.episode_id == bindparam("episode_id"))
+_OPEN_CASE = (select(Case).where(Case.camera_id == bindparam("camera_id"), Case.zone_id == bindparam("zone_id"),
+                                 Case.category == bindparam("category"),
+                                 Case.state.in_([s.value for s in OPEN_STATES]),
+                                 Case.last_seen_at >= bindparam("seen_since"),
+                                 Case.first_seen_at <= bindparam("first_until"))
+              .order_by(Case.last_seen_at.desc(), Case.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an event happened, as the ids a case row needs."""
+
+    camera_id: int
+    road_id: int | None
+    zone_id: int
+    merchant_id: int | None
+    forbid: list[Any]
+
+
 def find_duplicate(session: Session, key: str) -> IngestResult | None:
-    row = session.scalar(select(IngestedEvent).where(IngestedEvent.idempotency_key == key))
+    row = session.execute(_DUPLICATE, {"key": key}).first()
     if row is None:
         return None
-    case = session.get(Case, row.case_id)
-    return IngestResult(case_id=row.case_id, state=case.state if case else "unknown", duplicate=True)
+    return IngestResult(case_id=row.case_id, state=row.state or "unknown", duplicate=True)
 
 
-def resolve_target(session: Session, device: EdgeDevice, event: ViolationEvent) -> tuple[Camera, Zone]:
-    camera = session.scalar(select(Camera).where(Camera.code == event.camera))
-    if camera is None:
+def resolve_target(session: Session, device: EdgeDevice, event: ViolationEvent) -> Target:
+    row = session.execute(_TARGET, {"camera": event.camera, "zone": event.zone, "device_id": device.id}).first()
+    if row is None:
         raise IngestError(422, f"unknown camera '{event.camera}': register it (and its zones) first")
-    if camera.id not in {c.id for c in device.cameras}:
+    camera_id, road_id, zone_id, merchant_id, forbid, assigned = row
+    if assigned is None:
         raise IngestError(403, f"device '{device.name}' may not report for camera '{event.camera}'")
-    zone = session.scalar(select(Zone).where(Zone.camera_id == camera.id, Zone.code == event.zone))
-    if zone is None:
+    if zone_id is None:
         raise IngestError(422, f"unknown zone '{event.zone}' on camera '{event.camera}'")
-    if str(event.category) not in zone.forbid:
+    if str(event.category) not in forbid:
         raise IngestError(422, f"category '{event.category}' is not forbidden in zone '{event.zone}'")
-    return camera, zone
+    return Target(camera_id=camera_id, road_id=road_id, zone_id=zone_id, merchant_id=merchant_id, forbid=forbid)
+
+
+def touch_device(device: EdgeDevice, now: datetime) -> None:
+    """Record that the device was heard from, at most once per `LAST_SEEN_RESOLUTION` (see there)."""
+    if device.last_seen_at is None or not (now - LAST_SEEN_RESOLUTION < device.last_seen_at <= now):
+        device.last_seen_at = now
 
 
 def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, event: ViolationEvent,
            files: list[CheckedFile]) -> IngestResult:
     """Apply one event. Raises `IngestError` for refusals; the caller commits."""
-    camera, zone = resolve_target(session, device, event)  # first: a repeat must not leak a case id
+    target = resolve_target(session, device, event)  # first: a repeat must not leak a case id
     duplicate = find_duplicate(session, event.idempotency_key)
     if duplicate is not None:
         return duplicate
     now = now_fn()
     flow = Workflow(session, settings, now, actor=f"device:{device.name}")
-    device.last_seen_at = now
+    touch_device(device, now)
     result = IngestResult(case_id=0, state="")
 
-    episode = session.scalar(select(Episode).where(Episode.episode_id == event.episode_id))
+    episode = session.scalar(_EPISODE, {"episode_id": event.episode_id})
     if episode is not None:
         case = session.get(Case, episode.case_id)
         assert case is not None
     else:
-        case = _open_case(session, settings, camera, zone, event)
+        case = _open_case(session, settings, target, event)
         if case is None:
-            case = Case(state=CaseState.DETECTED.value, category=str(event.category), camera_id=camera.id,
-                        zone_id=zone.id, road_id=camera.road_id, merchant_id=zone.merchant_id, device_id=device.id,
+            case = Case(state=CaseState.DETECTED.value, category=str(event.category), camera_id=target.camera_id,
+                        zone_id=target.zone_id, road_id=target.road_id, merchant_id=target.merchant_id,
+                        device_id=device.id,
                         confidence=event.confidence, escalation_level=0, max_escalation_level=0,
                         self_rectified=False, model_name=event.model.name, model_version=event.model.version,
                         first_seen_at=event.started_at, last_seen_at=event.observed_at, created_at=now,
@@ -136,12 +188,8 @@ def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, eve
     return result
 
 
-def _open_case(session: Session, settings: Settings, camera: Camera, zone: Zone, event: ViolationEvent) -> Case | None:
+def _open_case(session: Session, settings: Settings, target: Target, event: ViolationEvent) -> Case | None:
     window = timedelta(seconds=settings.attach_window_s)
-    return session.scalar(
-        select(Case).where(Case.camera_id == camera.id, Case.zone_id == zone.id,
-                           Case.category == str(event.category),
-                           Case.state.in_([s.value for s in OPEN_STATES]),
-                           Case.last_seen_at >= event.started_at - window,
-                           Case.first_seen_at <= event.started_at + window)
-        .order_by(Case.last_seen_at.desc(), Case.id.desc()).limit(1))
+    return session.scalar(_OPEN_CASE, {"camera_id": target.camera_id, "zone_id": target.zone_id,
+                                       "category": str(event.category), "seen_since": event.started_at - window,
+                                       "first_until": event.started_at + window})
