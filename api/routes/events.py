@@ -1,19 +1,26 @@
-"""``POST /api/v1/events``: the edge ingest endpoint (contract in ``detector/events.py``)."""
+"""Edge ingest (contract in ``detector/events.py``): ``POST /api/v1/events`` takes one event (JSON, or multipart
+with its evidence files); ``POST /api/v1/events/batch`` takes up to 100 JSON-only events in one transaction."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api.core.config import Settings
+from api.db.models import EdgeDevice
 from api.deps import ClockDep, CurrentDevice, SessionDep, SettingsDep
 from api.evidence import CheckedFile, EvidenceError, check_file
-from api.ingest import IngestError, find_duplicate, ingest
+from api.ingest import IngestError, IngestResult, find_duplicate, ingest
 from api.schemas.cases import IngestPublic
+from api.schemas.events import MAX_BATCH_EVENTS, EventBatchIn, EventBatchPublic, EventResultPublic
 from detector.events import ViolationEvent
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -41,7 +48,7 @@ def _parse_event(raw: bytes | str) -> ViolationEvent:
                         413: {"description": "Evidence too large"}, 415: {"description": "Evidence type"},
                         422: {"description": "Invalid event, unknown camera/zone"}})
 async def post_event(request: Request, device: CurrentDevice, session: SessionDep, settings: SettingsDep,
-                     clock: ClockDep) -> JSONResponse:
+                     clock: ClockDep) -> Response:
     """Accept one violation event (multipart with evidence files, or bare JSON)."""
     ctype = request.headers.get("content-type", "")
     files: list[CheckedFile] = []
@@ -88,32 +95,119 @@ async def post_event(request: Request, device: CurrentDevice, session: SessionDe
     else:
         raise HTTPException(415, "send application/json or multipart/form-data")
 
-    def run() -> JSONResponse:
-        for attempt in range(3):
-            try:
-                result = ingest(session, settings, clock.now, device, event, files)
-                session.commit()
-                break
-            except IngestError as exc:
-                session.rollback()
-                request.app.state.metrics.events.labels(type=str(event.type), outcome="refused").inc()
-                raise HTTPException(exc.status, exc.message) from None
-            except IntegrityError:
-                # A concurrent request stored the same event (or the same episode) first: a repeat answers
-                # like a repeat; another event of that episode simply runs again and finds the episode.
-                session.rollback()
-                duplicate = find_duplicate(session, event.idempotency_key)
-                if duplicate is not None:
-                    result = duplicate
-                    break
-                if attempt == 2:
-                    raise
-        outcome = "duplicate" if result.duplicate else "created" if result.created else "attached"
-        request.app.state.metrics.events.labels(type=str(event.type), outcome=outcome).inc()
+    def run() -> Response:
+        try:
+            result = ingest_one(session, settings, clock.now, device, event, files)
+            session.commit()
+        except IngestError as exc:
+            session.rollback()
+            request.app.state.metrics.events.labels(type=str(event.type), outcome="refused").inc()
+            raise HTTPException(exc.status, exc.message) from None
+        request.app.state.metrics.events.labels(type=str(event.type), outcome=_outcome(result)).inc()
         body = IngestPublic(case_id=result.case_id, state=result.state, created=result.created,
                             duplicate=result.duplicate, attached=result.attached, evidence_ids=result.evidence_ids)
-        return JSONResponse(json.loads(body.model_dump_json()), status_code=201 if result.created else 200)
-
-    from starlette.concurrency import run_in_threadpool
+        # model_dump_json straight into the response: no dict round trip through json.loads and dumps again
+        return Response(body.model_dump_json(), status_code=201 if result.created else 200,
+                        media_type="application/json")
 
     return await run_in_threadpool(run)
+
+
+def _outcome(result: IngestResult) -> str:
+    return "duplicate" if result.duplicate else "created" if result.created else "attached"
+
+
+def ingest_one(session: Session, settings: Settings, now_fn: Callable[[], Any], device: EdgeDevice,
+               event: ViolationEvent, files: list[CheckedFile], savepoint: bool = False) -> IngestResult:
+    """`ingest` with the race handling: a concurrent request that stored the same event (or the same
+    episode) first makes the unique constraints fail; a repeat then answers like a repeat, and another
+    event of that episode simply runs again and finds the episode. With ``savepoint`` the attempt runs in
+    a SAVEPOINT (batch: only this event is undone); without, the whole transaction is rolled back."""
+    for attempt in range(3):
+        try:
+            if not savepoint:
+                return ingest(session, settings, now_fn, device, event, files)
+            with session.begin_nested():
+                return ingest(session, settings, now_fn, device, event, files)
+        except IntegrityError:
+            if not savepoint:
+                session.rollback()
+            duplicate = find_duplicate(session, event.idempotency_key)
+            if duplicate is not None:
+                return duplicate
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+#: PostgreSQL deadlock / serialization failure: two batches updated the same cases in opposite orders.
+#: The loser's whole transaction is rolled back and run again (every event in it is idempotent).
+_RETRY_SQLSTATES = {"40P01", "40001"}
+BATCH_ATTEMPTS = 3
+
+
+def _key_of(raw: Any) -> str | None:
+    key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+    return key if isinstance(key, str) else None
+
+
+@router.post("/events/batch", response_model=EventBatchPublic,
+             responses={401: {"description": "Missing or unknown device key"},
+                        422: {"description": "Not a batch: no 'events' list, empty, or more than "
+                                             f"{MAX_BATCH_EVENTS} events (a bad single event is a result entry)"}})
+def post_event_batch(request: Request, batch: EventBatchIn, device: CurrentDevice, session: SessionDep,
+                     settings: SettingsDep, clock: ClockDep) -> Response:
+    """Accept up to 100 JSON-only events in one transaction, each in its own SAVEPOINT.
+
+    The answer is 200 whenever the batch itself was well formed; each event has its own entry, in
+    request order, with the status ``POST /api/v1/events`` would have given it: a refused event (403,
+    422) does not affect the others. Events that list evidence files are refused (422): send those as
+    multipart to ``POST /api/v1/events``. Repeats (same idempotency key, also twice in one batch) answer
+    like repeats, so a batch whose answer was lost can be sent again as it is.
+    """
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            results = _apply_batch(session, settings, clock.now, device, batch.events)
+            session.commit()
+            break
+        except OperationalError as exc:
+            session.rollback()
+            if getattr(exc.orig, "sqlstate", None) not in _RETRY_SQLSTATES or attempt == BATCH_ATTEMPTS - 1:
+                raise
+    metrics = request.app.state.metrics.events
+    for r, raw in zip(results, batch.events, strict=True):
+        kind = str(raw.get("type", "unknown")) if isinstance(raw, dict) else "unknown"
+        outcome = ("refused" if r.status >= 400 else "duplicate" if r.duplicate else "created" if r.created
+                   else "attached")
+        metrics.labels(type=kind if r.status < 400 or r.status == 403 else "invalid", outcome=outcome).inc()
+    accepted = sum(r.status < 400 for r in results)
+    body = EventBatchPublic(accepted=accepted, refused=len(results) - accepted, results=results)
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+def _apply_batch(session: Session, settings: Settings, now_fn: Callable[[], Any], device: EdgeDevice,
+                 raw_events: list[Any]) -> list[EventResultPublic]:
+    results: list[EventResultPublic] = []
+    for index, raw in enumerate(raw_events):
+        key = _key_of(raw)
+        try:
+            event = ViolationEvent.model_validate(raw)
+        except ValidationError as err:
+            results.append(EventResultPublic(index=index, idempotency_key=key, status=422,
+                                             error=_validation_message(err)))
+            continue
+        if event.evidence:
+            results.append(EventResultPublic(
+                index=index, idempotency_key=key, status=422,
+                error="the event lists evidence files: send it to POST /api/v1/events as multipart/form-data"))
+            continue
+        try:
+            result = ingest_one(session, settings, now_fn, device, event, [], savepoint=True)
+        except IngestError as exc:
+            results.append(EventResultPublic(index=index, idempotency_key=key, status=exc.status,
+                                             error=exc.message))
+            continue
+        results.append(EventResultPublic(index=index, idempotency_key=key, status=201 if result.created else 200,
+                                         case_id=result.case_id, state=result.state, created=result.created,
+                                         duplicate=result.duplicate, attached=result.attached))
+    return results

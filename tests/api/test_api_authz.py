@@ -80,6 +80,10 @@ def endpoints(client, world, s) -> list[tuple[str, str, Callable[[dict[str, str]
         ("POST", "/api/v1/events", lambda h: c.post("/api/v1/events", headers={**h, "Content-Type": "application/json"},
                                                     content=event(w.cam_a, w.zone_a).model_dump_json()),
          expect(edge_x=200, edge_y=403, operator=403, enforcement=403, admin=403)),
+        # A batch is answered 200 for any device; edge_y's entry for cam_a is a 403 inside (see test_api_ingest_batch).
+        ("POST", "/api/v1/events/batch", lambda h: c.post("/api/v1/events/batch", headers=h, json={
+            "events": [event(w.cam_a, w.zone_a).model_dump(mode="json")]}),
+         expect(edge_x=200, edge_y=200, operator=403, enforcement=403, admin=403)),
         ("GET", "/api/v1/cases", lambda h: c.get("/api/v1/cases", headers=h), STAFF),
         ("GET", "/api/v1/cases/{case_id}", lambda h: c.get(f"/api/v1/cases/{s['case_a']}", headers=h), STAFF),
         ("POST", "/api/v1/cases/{case_id}/actions/{action}",
