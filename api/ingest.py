@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from api.core.config import Settings
 from api.db.models import (
@@ -62,13 +62,16 @@ _TARGET = (select(Camera.id, Camera.road_id, Zone.id, Zone.merchant_id, Zone.for
            .outerjoin(DeviceCamera, and_(DeviceCamera.camera_id == Camera.id,
                                          DeviceCamera.device_id == bindparam("device_id")))
            .where(Camera.code == bindparam("camera")).limit(1))
+# A case row alone: its camera, zone, merchant and road are joined eagerly by default (the queue needs them),
+# ingest needs none of them (the workflow loads the merchant when it confirms).
+_CASE_ONLY = (lazyload("*"),)
 _EPISODE = select(Episode).where(Episode.episode_id == bindparam("episode_id"))
 _OPEN_CASE = (select(Case).where(Case.camera_id == bindparam("camera_id"), Case.zone_id == bindparam("zone_id"),
                                  Case.category == bindparam("category"),
                                  Case.state.in_([s.value for s in OPEN_STATES]),
                                  Case.last_seen_at >= bindparam("seen_since"),
                                  Case.first_seen_at <= bindparam("first_until"))
-              .order_by(Case.last_seen_at.desc(), Case.id.desc()).limit(1))
+              .order_by(Case.last_seen_at.desc(), Case.id.desc()).limit(1).options(*_CASE_ONLY))
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, eve
 
     episode = session.scalar(_EPISODE, {"episode_id": event.episode_id})
     if episode is not None:
-        case = session.get(Case, episode.case_id)
+        case = session.get(Case, episode.case_id, options=_CASE_ONLY)
         assert case is not None
     else:
         case = _open_case(session, settings, target, event)

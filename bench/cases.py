@@ -8,7 +8,9 @@ scheduler off so that its passes do not mix into the figures), driven over HTTP 
   year, in realistic states. The databases are kept between runs (``frontage_bench`` on PostgreSQL,
   ``var/bench/cases.sqlite``) and only topped up.
 * Ingest: ``POST /api/v1/events`` (JSON, new episodes on the seeded cameras) from 16 edge boxes at once (one
-  device key each); baseline: one client, one event after the other. Also 16 clients on one device key.
+  device key each); baseline: one client, one event after the other. Also 16 clients on one device key, and
+  ``POST /api/v1/events/batch`` from the same 16 boxes, 50 events per request (an uplink catching up), each
+  box on its own cameras as deployed (the single-event runs spread every box over all cameras).
 * Queue: ``GET /api/v1/cases`` as the operator console asks it (default page, state / category / camera /
   road filters, and keyset pagination 10 pages deep), one request at a time: p50 and p99 of the latency.
 """
@@ -37,6 +39,7 @@ N_CAMERAS = 100
 ZONES_PER_CAMERA = 10
 N_ROADS = 20
 N_CLIENTS = 16  # concurrent ingest clients: one edge box each (a box's uplink sends one event at a time)
+BATCH_SIZE = 50  # events per POST /api/v1/events/batch (the uplink sends up to this many when it has a backlog)
 CATEGORIES = ["out_of_store_trading", "exposed_garbage", "disorderly_parking", "stacked_materials", "street_vending"]
 # Share of cases per state in a year of operation: most are done with.
 STATES = [("closed", 0.62), ("rejected", 0.14), ("detected", 0.04), ("confirmed", 0.03), ("notified", 0.06),
@@ -276,6 +279,44 @@ async def post_events(base: str, keys: list[str], bodies: list[str], concurrency
     return {"events": len(bodies), "seconds": wall, "events_per_s": len(bodies) / wall, "status": codes}
 
 
+def events_per_box(n: int, zones: list[tuple], boxes: int) -> list[list[str]]:
+    """``n`` new-episode events split over ``boxes`` edge boxes, each reporting for its own cameras (as
+    deployed: a camera belongs to one box), so that two boxes' batches never update the same case."""
+    cameras = sorted({z[4] for z in zones})
+    per_box = [[z for z in zones if cameras.index(z[4]) % boxes == b] for b in range(boxes)]
+    return [make_events(n // boxes + (b < n % boxes), per_box[b]) for b in range(boxes)]
+
+
+async def post_batches(base: str, keys: list[str], bodies_per_box: list[list[str]],
+                       batch_size: int) -> dict[str, Any]:
+    """Box i POSTs its bodies ``batch_size`` at a time to the batch endpoint; status counts are per event."""
+    import httpx
+
+    codes: dict[int, int] = {}
+    boxes = len(bodies_per_box)
+    limits = httpx.Limits(max_connections=boxes, max_keepalive_connections=boxes)
+
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        async def box(i: int) -> None:
+            headers = {"Authorization": f"Bearer {keys[i % len(keys)]}", "Content-Type": "application/json"}
+            bodies = bodies_per_box[i]
+            for start in range(0, len(bodies), batch_size):
+                chunk = bodies[start:start + batch_size]
+                r = await client.post("/api/v1/events/batch", content='{"events": [' + ",".join(chunk) + "]}",
+                                      headers=headers)
+                if r.status_code != 200:
+                    codes[r.status_code] = codes.get(r.status_code, 0) + len(chunk)
+                    continue
+                for result in r.json()["results"]:
+                    codes[result["status"]] = codes.get(result["status"], 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(box(i) for i in range(boxes)))
+        wall = time.perf_counter() - started
+    n = sum(len(b) for b in bodies_per_box)
+    return {"events": n, "batch_size": batch_size, "seconds": wall, "events_per_s": n / wall, "status": codes}
+
+
 def queue_requests(zones: list[tuple]) -> list[dict[str, Any]]:
     """The queries the operator console makes, with realistic filters."""
     cam = zones[0][4]
@@ -353,10 +394,17 @@ def bench_database(kind: str, url: str, n_cases: int, ctx: Context) -> dict[str,
         n_same = n_conc // 4 if ctx.quick else n_conc // 2
         ctx.log(f"cases: {kind}: ingest, {N_CLIENTS} clients sharing one device key ({n_same} events)")
         same = asyncio.run(post_events(server.base, keys[:1], make_events(n_same, ref["zones"]), N_CLIENTS))
+        n_batch = 1600 if ctx.quick else 8000
+        ctx.log(f"cases: {kind}: batch ingest, {N_CLIENTS} edge boxes, {BATCH_SIZE} events per request "
+                f"({n_batch} events)")
+        cpu0 = server.cpu_seconds()
+        batch = asyncio.run(post_batches(server.base, keys, events_per_box(n_batch, ref["zones"], N_CLIENTS),
+                                         BATCH_SIZE))
+        batch["server_cpu_ms_per_event"] = round((server.cpu_seconds() - cpu0) / n_batch * 1000, 2)
     finally:
         server.stop()
     out = {"cases": count_cases(url), "load": load, "queue": queue, "ingest_1": seq, "ingest_16": conc,
-           "ingest_16_one_device": same}
+           "ingest_16_one_device": same, "ingest_16_batch": batch}
     if kind == "postgresql" and not ctx.quick:  # does a second worker process scale ingest?
         server = Server(url, workers=2)
         try:
@@ -394,6 +442,13 @@ def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
                              f"{d['ingest_16_one_device']['events_per_s']:.0f}/s"
                              + (f"; 2 workers: {d['ingest_16_two_workers']['events_per_s']:.0f}/s"
                                 if "ingest_16_two_workers" in d else "")))
+        b = d["ingest_16_batch"]
+        rows.append(Row(what=f"batch ingest events/s, {kind}, {size}", project=b["events_per_s"],
+                        baseline=d["ingest_16"]["events_per_s"], unit="events/s",
+                        project_label=f"{N_CLIENTS} edge boxes, {BATCH_SIZE} events per request",
+                        baseline_label=f"{N_CLIENTS} edge boxes, one event per request",
+                        target=">= 500/s" if pg else "", met=b["events_per_s"] >= 500 if pg else None,
+                        note=f"service CPU {b['server_cpu_ms_per_event']} ms/event; event status {b['status']}"))
         rows.append(Row(what=f"queue GET /api/v1/cases p99, {kind}, {size}", project=d["queue"]["p99_ms"],
                         baseline=None, unit="ms", higher_is_better=False,
                         project_label=f"p50 {d['queue']['p50_ms']:.0f} ms, {d['queue']['requests']} requests",

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -119,31 +120,44 @@ def _outcome(result: IngestResult) -> str:
 
 def ingest_one(session: Session, settings: Settings, now_fn: Callable[[], Any], device: EdgeDevice,
                event: ViolationEvent, files: list[CheckedFile], savepoint: bool = False) -> IngestResult:
-    """`ingest` with the race handling: a concurrent request that stored the same event (or the same
-    episode) first makes the unique constraints fail; a repeat then answers like a repeat, and another
-    event of that episode simply runs again and finds the episode. With ``savepoint`` the attempt runs in
-    a SAVEPOINT (batch: only this event is undone); without, the whole transaction is rolled back."""
-    for attempt in range(3):
+    """`ingest` with the race handling. With ``savepoint`` each attempt runs in a SAVEPOINT (batch: only
+    this event is undone); without, a failed attempt rolls back the whole transaction.
+
+    * A concurrent request stored the same event (or the same episode) first: the unique constraints fail;
+      a repeat then answers like a repeat, another event of that episode runs again and finds the episode.
+    * A concurrent request updated the same case first (its version moved on: `StaleDataError`): the event
+      runs again on the fresh row. A deadlock (two transactions locked the same cases in opposite orders)
+      is retried here only without ``savepoint``.
+    """
+    for attempt in range(INGEST_ATTEMPTS):
         try:
             if not savepoint:
                 return ingest(session, settings, now_fn, device, event, files)
             with session.begin_nested():
                 return ingest(session, settings, now_fn, device, event, files)
-        except IntegrityError:
+        except (IntegrityError, StaleDataError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and (savepoint or not _retryable(exc)):
+                # In a batch a deadlock is not undone by a savepoint (the other side waits on a lock an
+                # earlier event of this batch holds): `post_event_batch` reruns the whole transaction.
+                raise
             if not savepoint:
                 session.rollback()
-            duplicate = find_duplicate(session, event.idempotency_key)
-            if duplicate is not None:
-                return duplicate
-            if attempt == 2:
+            if isinstance(exc, IntegrityError):
+                duplicate = find_duplicate(session, event.idempotency_key)
+                if duplicate is not None:
+                    return duplicate
+            if attempt == INGEST_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-#: PostgreSQL deadlock / serialization failure: two batches updated the same cases in opposite orders.
-#: The loser's whole transaction is rolled back and run again (every event in it is idempotent).
+INGEST_ATTEMPTS = 3
+#: PostgreSQL deadlock / serialization failure: retried like a lost race (every event is idempotent).
 _RETRY_SQLSTATES = {"40P01", "40001"}
-BATCH_ATTEMPTS = 3
+
+
+def _retryable(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
 
 
 def _key_of(raw: Any) -> str | None:
@@ -165,14 +179,15 @@ def post_event_batch(request: Request, batch: EventBatchIn, device: CurrentDevic
     multipart to ``POST /api/v1/events``. Repeats (same idempotency key, also twice in one batch) answer
     like repeats, so a batch whose answer was lost can be sent again as it is.
     """
-    for attempt in range(BATCH_ATTEMPTS):
+    for attempt in range(INGEST_ATTEMPTS):
         try:
             results = _apply_batch(session, settings, clock.now, device, batch.events)
             session.commit()
             break
         except OperationalError as exc:
+            # deadlock: roll everything back (releasing this batch's locks) and run the batch again
             session.rollback()
-            if getattr(exc.orig, "sqlstate", None) not in _RETRY_SQLSTATES or attempt == BATCH_ATTEMPTS - 1:
+            if not _retryable(exc) or attempt == INGEST_ATTEMPTS - 1:
                 raise
     metrics = request.app.state.metrics.events
     for r, raw in zip(results, batch.events, strict=True):
