@@ -120,6 +120,22 @@ class Outbox:
     def mark_dead(self, item_id: int, reason: str) -> None:
         self._finish(item_id, "dead", reason[:2000])
 
+    def mark_sent_many(self, item_ids: list[int]) -> None:
+        """`mark_sent` for the delivered events of one batch, in one transaction (one fsync, not one each)."""
+        if not item_ids:
+            return
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("UPDATE outbox SET status = 'sent', last_error = NULL, done_at = ?, "
+                                     "attempts = attempts + 1 WHERE id = ?", [(now, i) for i in item_ids])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._report_depth()
+
     def _finish(self, item_id: int, status: str, reason: str | None) -> None:
         with self._lock:
             self._db.execute("UPDATE outbox SET status = ?, last_error = ?, done_at = ?, attempts = attempts + 1 "

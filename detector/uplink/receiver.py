@@ -1,8 +1,10 @@
 """A tiny stand-in for the case service's ``POST /api/v1/events``, for tests and local dry runs.
 
 Records every request (idempotency key, evidence part names and sizes), answers like the real service
-(201 new, 200 repeat of a key), and can be told to fail (``fail_status``), to be slow (``delay_s``), or be
-stopped and started again on the same port. Stdlib only (http.server in a thread).
+(201 new, 200 repeat of a key), and can be told to fail (``fail_status``), to be slow (``delay_s``), to
+refuse given events (``refuse_keys``), or be stopped and started again on the same port. With
+``accept_batches`` it also serves ``POST /api/v1/events/batch`` (per-event results, like the service);
+without, that path is a 404, as on a service that predates it. Stdlib only (http.server in a thread).
 
 >>> r = EventReceiver().start()
 >>> import httpx
@@ -49,6 +51,10 @@ class EventReceiver:
         self.fail_status: int | None = None  # answer this instead while set
         self.delay_s = 0.0
         self.refuse_evidence: int | None = None  # answer this to any request that carries evidence files
+        self.refuse_keys: dict[str, int] = {}  # idempotency key -> 4xx status to answer for that event
+        self.accept_batches = False
+        self.batch_posts = 0  # batch requests answered
+        self.batch_sizes: list[int] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -81,6 +87,9 @@ class EventReceiver:
                 if receiver.fail_status:
                     self._answer(receiver.fail_status, {"detail": "unavailable"})
                     return
+                if self.path == "/api/v1/events/batch" and receiver.accept_batches:
+                    self._batch(body)
+                    return
                 if self.path != "/api/v1/events":
                     self._answer(404, {"detail": "not found"})
                     return
@@ -92,11 +101,36 @@ class EventReceiver:
                 if receiver.refuse_evidence and received.parts:
                     self._answer(receiver.refuse_evidence, {"detail": "evidence refused"})
                     return
-                received.authorization = self.headers.get("Authorization")
+                if received.key in receiver.refuse_keys:
+                    self._answer(receiver.refuse_keys[received.key], {"detail": "refused"})
+                    return
+                self._answer(*receiver._record(received, self.headers.get("Authorization")))
+
+            def _batch(self, body: bytes) -> None:
+                try:
+                    events = json.loads(body)["events"]
+                    if not isinstance(events, list) or not events:
+                        raise ValueError("'events' must be a non-empty list")
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._answer(422, {"detail": str(exc)})
+                    return
+                results = []
+                for i, event in enumerate(events):
+                    key = event.get("idempotency_key") if isinstance(event, dict) else None
+                    if not isinstance(key, str):
+                        results.append({"index": i, "idempotency_key": None, "status": 422, "error": "no key"})
+                    elif key in receiver.refuse_keys:
+                        results.append({"index": i, "idempotency_key": key, "status": receiver.refuse_keys[key],
+                                        "error": "refused"})
+                    else:
+                        status, _ = receiver._record(ReceivedEvent(key=key, event=event),
+                                                     self.headers.get("Authorization"))
+                        results.append({"index": i, "idempotency_key": key, "status": status})
                 with receiver._lock:
-                    repeat = received.key in receiver.unique_keys
-                    receiver.posts.append(received)
-                self._answer(200 if repeat else 201, {"idempotency_key": received.key, "repeat": repeat})
+                    receiver.batch_posts += 1
+                    receiver.batch_sizes.append(len(events))
+                self._answer(200, {"accepted": sum(r["status"] < 400 for r in results),
+                                   "refused": sum(r["status"] >= 400 for r in results), "results": results})
 
             def _answer(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -116,6 +150,13 @@ class EventReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def _record(self, received: ReceivedEvent, authorization: str | None) -> tuple[int, dict]:
+        received.authorization = authorization
+        with self._lock:
+            repeat = received.key in self.unique_keys
+            self.posts.append(received)
+        return 200 if repeat else 201, {"idempotency_key": received.key, "repeat": repeat}
 
     @staticmethod
     def _parse(content_type: str, body: bytes) -> ReceivedEvent:

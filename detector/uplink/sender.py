@@ -3,6 +3,15 @@
 2xx -> sent; 4xx (but 408/429) -> parked as dead with the reason; 5xx, 408, 429 and network errors ->
 retried with capped exponential backoff and jitter (``base * 2**attempts``, at most ``max_backoff_s``,
 times a random factor in [0.5, 1]). One request at a time, oldest first.
+
+Batches: when more than one JSON-only event (no evidence files) is due in a row, they go together to
+``{service_url}/api/v1/events/batch`` (at most ``batch_size`` per request), and the service's per-event
+results are applied to each row exactly as single answers would be. An event with evidence files still
+goes alone as multipart, and keeps its place in the order (a run of JSON-only events is cut there). A
+service without the batch endpoint (404/405: an older version) is remembered for ``batch_retry_s`` and
+the events go one by one; a batch the service refuses as a whole (other 4xx) is also resent one by one,
+so that each event gets its own verdict. Exactly-once still rests on the idempotency keys: a row is
+marked sent only after a 2xx for that very event, and a batch whose answer was lost is sent again whole.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from detector.uplink.outbox import Outbox, OutboxItem
 log = logging.getLogger("frontage.uplink")
 
 EVENTS_PATH = "/api/v1/events"
+BATCH_PATH = "/api/v1/events/batch"
 
 
 class Sender(threading.Thread):
@@ -29,10 +39,15 @@ class Sender(threading.Thread):
 
     def __init__(self, outbox: Outbox, service_url: str, device_key: str | None = None, *,
                  timeout_s: float = 15.0, base_backoff_s: float = 1.0, max_backoff_s: float = 60.0,
-                 poll_s: float = 5.0) -> None:
+                 poll_s: float = 5.0, batch_size: int = 50, batch_retry_s: float = 3600.0) -> None:
         super().__init__(name="frontage-uplink", daemon=True)
         self.outbox = outbox
         self.url = service_url.rstrip("/") + EVENTS_PATH
+        self.batch_url = service_url.rstrip("/") + BATCH_PATH
+        self.batch_size = max(1, min(batch_size, 100))  # the service takes at most 100 per request
+        self.batch_retry_s = batch_retry_s
+        self._no_batch_until = 0.0  # monotonic time until which the service is taken to lack the batch endpoint
+        self.batches = 0  # batch requests answered 200
         self.headers = {"Authorization": f"Bearer {device_key}"} if device_key else {}
         self.timeout_s = timeout_s
         self.base_backoff_s = base_backoff_s
@@ -69,17 +84,95 @@ class Sender(threading.Thread):
     def run(self) -> None:
         with httpx.Client(timeout=self.timeout_s) as client:
             while not self._stop_evt.is_set():
-                items = self.outbox.due()
-                for item in items:
+                items = self.outbox.due(limit=max(20, self.batch_size))
+                for group in self.plan(items):
                     if self._stop_evt.is_set():
                         return
-                    self.send_one(client, item)
+                    if len(group) > 1:
+                        self.send_batch(client, group)
+                    else:
+                        self.send_one(client, group[0])
                 if items:
                     continue
                 next_at = self.outbox.next_due_at()
                 wait = self.poll_s if next_at is None else min(self.poll_s, max(0.05, next_at - time.time()))
                 self._wake_evt.wait(wait)
                 self._wake_evt.clear()
+
+    def batching(self) -> bool:
+        return time.monotonic() >= self._no_batch_until
+
+    def plan(self, items: list[OutboxItem]) -> list[list[OutboxItem]]:
+        """Requests to make, in outbox order: runs of JSON-only events (up to ``batch_size``) together,
+        an event with evidence files alone."""
+        if not self.batching():
+            return [[item] for item in items]
+        groups: list[list[OutboxItem]] = []
+        run: list[OutboxItem] = []
+        for item in items:
+            if item.files:
+                groups.extend([run] if run else [])
+                groups.append([item])
+                run = []
+                continue
+            run.append(item)
+            if len(run) == self.batch_size:
+                groups.append(run)
+                run = []
+        groups.extend([run] if run else [])
+        return groups
+
+    def send_batch(self, client: httpx.Client, items: list[OutboxItem]) -> None:
+        body = '{"events": [' + ",".join(item.event_json for item in items) + "]}"
+        try:
+            resp = client.post(self.batch_url, content=body,
+                               headers={**self.headers, "Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            for item in items:
+                self._retry(item, f"{type(exc).__name__}: {exc}")
+            return
+        status = resp.status_code
+        if status in (404, 405):
+            log.info("the service has no batch endpoint (HTTP %d): sending events one by one", status)
+            self._no_batch_until = time.monotonic() + self.batch_retry_s
+            self._one_by_one(client, items)
+            return
+        if status == 200:
+            try:
+                results = resp.json()["results"]
+                by_index = {int(r["index"]): r for r in results}
+                if sorted(by_index) != list(range(len(items))):
+                    raise ValueError(f"{len(results)} results for {len(items)} events")
+            except (ValueError, KeyError, TypeError) as exc:
+                for item in items:
+                    self._retry(item, f"unreadable batch answer: {exc}")
+                return
+            self.batches += 1
+            delivered = []
+            for index, item in enumerate(items):
+                result = by_index[index]
+                code = int(result.get("status", 0))
+                if 200 <= code < 300:
+                    delivered.append(item.id)
+                else:
+                    self._verdict(item, code, str(result.get("error") or ""))
+            self.outbox.mark_sent_many(delivered)
+            self.sent += len(delivered)
+            return
+        if 400 <= status < 500 and status not in (408, 429):
+            # the batch as a whole was refused (too large, malformed, ...): each event gets its own verdict
+            log.warning("batch of %d events refused (HTTP %d: %s); sending them one by one", len(items), status,
+                        resp.text[:200])
+            self._one_by_one(client, items)
+            return
+        for item in items:
+            self._retry(item, f"HTTP {status}: {resp.text[:200]}")
+
+    def _one_by_one(self, client: httpx.Client, items: list[OutboxItem]) -> None:
+        for item in items:
+            if self._stop_evt.is_set():
+                return
+            self.send_one(client, item)
 
     def send_one(self, client: httpx.Client, item: OutboxItem) -> None:
         try:
@@ -95,6 +188,10 @@ class Sender(threading.Thread):
             except httpx.HTTPError as exc:
                 self._retry(item, f"{type(exc).__name__}: {exc}")
                 return
+        self._verdict(item, status, text)
+
+    def _verdict(self, item: OutboxItem, status: int, text: str) -> None:
+        """Sent, parked (refused for good) or retried, by the service's status for this one event."""
         if 200 <= status < 300:
             self.outbox.mark_sent(item.id)
             self.sent += 1

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apikit import event, evidence_ref, jpeg, post_event
+import httpx
+from apikit import ThreadServer, api_settings, event, evidence_ref, jpeg, make_world, post_event
 
+from api.main import create_app
 from detector.categories import Category
 from detector.events import EventType
+from detector.uplink import Outbox, Sender
 
 BATCH = "/api/v1/events/batch"
 
@@ -108,3 +111,31 @@ def test_batch_is_in_the_openapi_with_its_models(app):
     item = events["items"]  # the ViolationEvent schema (inlined: SkipValidation wraps it)
     assert events["maxItems"] == 100 and {"idempotency_key", "camera", "zone", "evidence"} <= set(item["properties"])
     assert "error" in spec["components"]["schemas"]["EventResultPublic"]["properties"]
+
+
+def test_edge_uplink_delivers_batches_to_the_real_service(database_url, tmp_path):
+    """The edge Sender against this service over HTTP: a backlog goes in batches, a refused event is parked."""
+    app = create_app(api_settings(database_url))
+    with ThreadServer(app) as server:
+        w = make_world(app)
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+        box = Outbox(tmp_path / "outbox.db")
+        events = [event(w.cam_a, w.zone_a, category=cat, started_at=t0) for cat in Category]
+        events.append(event(w.cam_b, w.zone_b, started_at=t0))  # not this device's camera: refused for good
+        events.append(event(w.cam_a, w.zone_a, type=EventType.UPDATED, seq=1, started_at=t0, confidence=0.9))
+        for ev in events:
+            box.put(ev)
+        sender = Sender(box, server.url, w.tokens["edge_x"], base_backoff_s=0.05, max_backoff_s=0.3, poll_s=0.2)
+        sender.start()
+        try:
+            assert sender.drain(30)
+        finally:
+            sender.stop()
+        assert sender.batches == 1 and sender.batching()
+        assert box.counts() == {"pending": 0, "sent": len(events) - 1, "dead": 1}
+        ((key, reason),) = box.dead()
+        assert key == events[-2].idempotency_key and reason.startswith("HTTP 403")
+        with_token = {"Authorization": f"Bearer {w.tokens['operator']}"}
+        items = httpx.get(server.url + "/api/v1/cases", params={"camera": w.cam_a}, headers=with_token).json()["items"]
+        assert sorted(c["category"] for c in items) == sorted(c.value for c in Category)
+    app.state.engine.dispose()
