@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from api.core.config import Settings
@@ -54,9 +54,17 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 # The per-event lookups, built once: building a select() costs more CPU than running the cached statement.
 _DUPLICATE = (select(IngestedEvent.case_id, Case.state).outerjoin(Case, Case.id == IngestedEvent.case_id)
               .where(IngestedEvent.idempotency_key == bindparam("key")))
-# Camera, the event's zone on it and whether this device reports for it: one round trip instead of three
-# (and no load of every camera of the device, which `EdgeDevice.cameras` does).
-_TARGET = (select(Camera.id, Camera.road_id, Zone.id, Zone.merchant_id, Zone.forbid, DeviceCamera.device_id)
+# Camera, the event's zone on it, whether this device reports for it, an earlier copy of this event and the
+# episode's row if it has one: one round trip instead of six (and no load of every camera of the device,
+# which `EdgeDevice.cameras` does).
+_TARGET = (select(Camera.id, Camera.road_id, Zone.id, Zone.merchant_id, Zone.forbid, DeviceCamera.device_id,
+                  select(IngestedEvent.case_id).where(IngestedEvent.idempotency_key == bindparam("key"))
+                  .scalar_subquery().label("duplicate_case_id"),
+                  select(Case.state).join(IngestedEvent, IngestedEvent.case_id == Case.id)
+                  .where(IngestedEvent.idempotency_key == bindparam("key")).scalar_subquery()
+                  .label("duplicate_state"),
+                  select(Episode.id).where(Episode.episode_id == bindparam("episode_id")).scalar_subquery()
+                  .label("episode_pk"))
            .select_from(Camera)
            .outerjoin(Zone, and_(Zone.camera_id == Camera.id, Zone.code == bindparam("zone")))
            .outerjoin(DeviceCamera, and_(DeviceCamera.camera_id == Camera.id,
@@ -65,7 +73,7 @@ _TARGET = (select(Camera.id, Camera.road_id, Zone.id, Zone.merchant_id, Zone.for
 # A case row alone: its camera, zone, merchant and road are joined eagerly by default (the queue needs them),
 # ingest needs none of them (the workflow loads the merchant when it confirms).
 _CASE_ONLY = (lazyload("*"),)
-_EPISODE = select(Episode).where(Episode.episode_id == bindparam("episode_id"))
+_INSERT_INGESTED = insert(IngestedEvent.__table__)
 _OPEN_CASE = (select(Case).where(Case.camera_id == bindparam("camera_id"), Case.zone_id == bindparam("zone_id"),
                                  Case.category == bindparam("category"),
                                  Case.state.in_([s.value for s in OPEN_STATES]),
@@ -83,6 +91,8 @@ class Target:
     zone_id: int
     merchant_id: int | None
     forbid: list[Any]
+    duplicate: IngestResult | None  # this event was stored before: the answer to repeat
+    episode_pk: int | None  # the row of the event's episode, if the episode is known
 
 
 def find_duplicate(session: Session, key: str) -> IngestResult | None:
@@ -93,17 +103,23 @@ def find_duplicate(session: Session, key: str) -> IngestResult | None:
 
 
 def resolve_target(session: Session, device: EdgeDevice, event: ViolationEvent) -> Target:
-    row = session.execute(_TARGET, {"camera": event.camera, "zone": event.zone, "device_id": device.id}).first()
+    """Where the event happened, or the `IngestError` that refuses it (checked before anything else: a
+    repeat from a device that may not report for the camera must not learn a case id)."""
+    row = session.execute(_TARGET, {"camera": event.camera, "zone": event.zone, "device_id": device.id,
+                                    "key": event.idempotency_key, "episode_id": event.episode_id}).first()
     if row is None:
         raise IngestError(422, f"unknown camera '{event.camera}': register it (and its zones) first")
-    camera_id, road_id, zone_id, merchant_id, forbid, assigned = row
+    camera_id, road_id, zone_id, merchant_id, forbid, assigned, duplicate_case_id, duplicate_state, episode_pk = row
     if assigned is None:
         raise IngestError(403, f"device '{device.name}' may not report for camera '{event.camera}'")
     if zone_id is None:
         raise IngestError(422, f"unknown zone '{event.zone}' on camera '{event.camera}'")
     if str(event.category) not in forbid:
         raise IngestError(422, f"category '{event.category}' is not forbidden in zone '{event.zone}'")
-    return Target(camera_id=camera_id, road_id=road_id, zone_id=zone_id, merchant_id=merchant_id, forbid=forbid)
+    duplicate = None if duplicate_case_id is None else IngestResult(
+        case_id=duplicate_case_id, state=duplicate_state or "unknown", duplicate=True)
+    return Target(camera_id=camera_id, road_id=road_id, zone_id=zone_id, merchant_id=merchant_id, forbid=forbid,
+                  duplicate=duplicate, episode_pk=episode_pk)
 
 
 def touch_device(device: EdgeDevice, now: datetime) -> None:
@@ -115,16 +131,15 @@ def touch_device(device: EdgeDevice, now: datetime) -> None:
 def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, event: ViolationEvent,
            files: list[CheckedFile]) -> IngestResult:
     """Apply one event. Raises `IngestError` for refusals; the caller commits."""
-    target = resolve_target(session, device, event)  # first: a repeat must not leak a case id
-    duplicate = find_duplicate(session, event.idempotency_key)
-    if duplicate is not None:
-        return duplicate
+    target = resolve_target(session, device, event)
+    if target.duplicate is not None:
+        return target.duplicate
     now = now_fn()
     flow = Workflow(session, settings, now, actor=f"device:{device.name}")
     touch_device(device, now)
     result = IngestResult(case_id=0, state="")
 
-    episode = session.scalar(_EPISODE, {"episode_id": event.episode_id})
+    episode = None if target.episode_pk is None else session.get(Episode, target.episode_pk)
     if episode is not None:
         case = session.get(Case, episode.case_id, options=_CASE_ONLY)
         assert case is not None
@@ -180,11 +195,13 @@ def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, eve
         row = store(session, settings, case, f, source="edge", now=now)
         session.flush()
         result.evidence_ids.append(row.id)
-    session.add(IngestedEvent(idempotency_key=event.idempotency_key, case_id=case.id, episode_id=event.episode_id,
-                              type=str(event.type), seq=event.seq, device_id=device.id,
-                              observed_at=event.observed_at, received_at=now,
-                              payload=event.model_dump(mode="json")))
     case.updated_at = now
+    # A plain INSERT: the row is never read back in this session, so it needs none of the ORM's
+    # bookkeeping (RETURNING id, identity map), which cost more than the statement itself.
+    session.execute(_INSERT_INGESTED, {
+        "idempotency_key": event.idempotency_key, "case_id": case.id, "episode_id": event.episode_id,
+        "type": str(event.type), "seq": event.seq, "device_id": device.id, "observed_at": event.observed_at,
+        "received_at": now, "payload": event.model_dump(mode="json")})
     session.flush()
     result.case_id = case.id
     result.state = case.state
