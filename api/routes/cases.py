@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -96,6 +96,19 @@ def _parse_cursor_value(sort_key: str, value: Any) -> Any:
         raise HTTPException(422, "invalid cursor: use the next_cursor of the previous page") from None
 
 
+#: SQLite plans ``overdue=true`` on ix_cases_due and then sorts every overdue case: right for a few, but
+#: 1.2 s p99 with ~140k overdue at 1M cases. From this many on it walks the sort column's index instead and
+#: stops at the page. PostgreSQL weighs both plans itself.
+SQLITE_OVERDUE_SORT_LIMIT = 2000
+
+
+def _many_overdue(session: Session, now: datetime) -> bool:
+    """At least `SQLITE_OVERDUE_SORT_LIMIT` cases past their deadline (counted on ix_cases_due, capped)."""
+    capped = (select(Case.id).where(Case.due_at.is_not(None), Case.due_at <= now)
+              .limit(SQLITE_OVERDUE_SORT_LIMIT).subquery())
+    return (session.scalar(select(func.count()).select_from(capped)) or 0) >= SQLITE_OVERDUE_SORT_LIMIT
+
+
 @router.get("/cases", response_model=CasePage, summary="The case queue")
 def list_cases(
     session: SessionDep, user: StaffUser, clock: ClockDep,
@@ -126,7 +139,10 @@ def list_cases(
     if merchant:
         q = q.where(Case.merchant_id == select(Merchant.id).where(Merchant.code == merchant).scalar_subquery())
     if overdue is True:
-        q = q.where(Case.due_at.is_not(None), Case.due_at <= now, Case.state.in_(LATE_STATES))
+        due: Any = Case.due_at
+        if session.get_bind().dialect.name == "sqlite" and _many_overdue(session, now):
+            due = func.coalesce(Case.due_at, Case.due_at)  # SQLite's "+due_at": keeps the planner off ix_cases_due
+        q = q.where(due.is_not(None), due <= now, Case.state.in_(LATE_STATES))
     elif overdue is False:
         q = q.where((Case.due_at.is_(None)) | (Case.due_at > now) | Case.state.not_in(LATE_STATES))
     if min_age_s is not None:
