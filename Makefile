@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip setuptools wheel
 	# torch/torchvision pinned to the builds that import together on this kind of machine
-	$(PY) -m pip install -q -e '.[server,train,dev]'
+	$(PY) -m pip install -q -e '.[server,train,openvino,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)

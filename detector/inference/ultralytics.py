@@ -39,7 +39,7 @@ class UltralyticsBackend:
         self.min_conf = float(min([cfg.conf, *cfg.class_conf.values()]))
         self.name = path.stem
         ckpt = getattr(self.model, "ckpt", None) or {}
-        meta = _onnx_metadata(path)
+        meta = _model_metadata(path)
         self.version = str(ckpt.get("version") or meta.get("frontage_version") or meta.get("version") or "unknown")
         self.sha256 = file_sha256(path)
         # Static-shape exports (ONNX/OpenVINO with batch 1) cannot take a list in one run.
@@ -77,11 +77,17 @@ class UltralyticsBackend:
         return results
 
 
-def _onnx_metadata(path: Path) -> dict[str, str]:
-    """An ONNX file's custom metadata (YOLO() exposes it only after the first predict); {} otherwise."""
-    if path.suffix.lower() != ".onnx":
-        return {}
+def _model_metadata(path: Path) -> dict[str, str]:
+    """An export's metadata, values as strings: ONNX custom metadata, or an OpenVINO folder's metadata.yaml
+    (YOLO() exposes them only after the first predict); {} otherwise."""
     try:
+        if path.is_dir() and (path / "metadata.yaml").exists():
+            import yaml
+
+            data = yaml.safe_load((path / "metadata.yaml").read_text()) or {}
+            return {str(k): v if isinstance(v, str) else repr(v) for k, v in data.items()}
+        if path.suffix.lower() != ".onnx":
+            return {}
         import onnxruntime as ort
 
         options = ort.SessionOptions()

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 # models/MODEL_CARD.md); the rules alone reproduce every episode from exact boxes (test_rules_oracle.py).
 # Non-strict: a better model turns them green without editing this file; the bar itself is not lowered.
 MODEL_SHORT_OF_BAR = {
-    "market-street-day": "frontage-n 1.0: precision 0.50, recall 0.40 (goods/stall classes under-trained)",
+    "market-street-day": "frontage-n 1.0: precision 0.50, recall 0.20 (goods/stall classes under-trained)",
     "corner-shops-dusk": "frontage-n 1.0: precision 0.60, recall 0.60 (goods/stall classes under-trained)",
     "rainy-lane": "frontage-n 1.0: precision 1.00, recall 0.50 (goods/stall classes under-trained)",
 }

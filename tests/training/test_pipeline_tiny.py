@@ -106,7 +106,11 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(dest), providers=["CPUExecutionProvider"])
-    assert session.get_inputs()[0].shape[2:] == [96, 96]
+    # dynamic batch and dynamic height/width: the edge letterboxes 16:9 frames to a stride-aligned rectangle
+    from detector.inference import metadata_imgsz
+
+    assert all(isinstance(d, str) for d in session.get_inputs()[0].shape[2:])
+    assert metadata_imgsz(session.get_modelmeta().custom_metadata_map) == 96  # the size it was trained at
     assert session.get_modelmeta().custom_metadata_map["frontage_version"] == "1.0"
     out_arr = session.run(None, {session.get_inputs()[0].name: np.zeros((3, 3, 96, 96), np.float32)})[0]
     assert out_arr.shape[0] == 3 and out_arr.shape[1] == 4 + 14

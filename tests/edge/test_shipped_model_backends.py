@@ -1,0 +1,91 @@
+"""The shipped model gives the same detections through every backend an edge box can choose.
+
+ONNX Runtime on ``models/frontage-n.onnx`` (the edge image's backend: rectangular letterbox, numpy NMS),
+ultralytics on ``models/frontage-n.pt`` (torch) and ultralytics on an OpenVINO export of that ``.pt`` (made
+here, in a temporary folder, by ultralytics' own exporter; needs the ``openvino`` extra). Frames come from the
+committed sample clips, so this runs on a fresh clone without ../shared.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.detections import Detections
+from detector.inference import ModelConfig, load_backend
+from detector.sources import open_source
+
+ROOT = Path(__file__).resolve().parents[2]
+ONNX = ROOT / "models" / "frontage-n.onnx"
+PT = ROOT / "models" / "frontage-n.pt"
+CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
+
+pytestmark = pytest.mark.skipif(not (ONNX.exists() and PT.exists() and CLIPS),
+                                reason="models/frontage-n.{onnx,pt} or sample_videos/*.mp4 missing")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod((br - tl).clip(0), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+
+
+def _agreement(a: list[Detections], b: list[Detections], score_tol: float) -> float:
+    """Share of `a`'s boxes with a same-class box in `b` at IoU >= 0.9 and a score within `score_tol`."""
+    total = sum(len(d) for d in a)
+    hits = 0
+    for x, y in zip(a, b, strict=True):
+        if len(x) and len(y):
+            same = (x.class_id[:, None] == y.class_id[None, :]) & (_iou(x.xyxy, y.xyxy) >= 0.9)
+            close = np.abs(x.confidence[:, None] - y.confidence[None, :]) <= score_tol
+            hits += int(np.count_nonzero((same & close).any(axis=1)))
+    return hits / max(total, 1)
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    out = []
+    for clip in CLIPS:
+        src = open_source(str(clip), "cam", analysis_fps=0.05)  # a frame every 20 s
+        out += [f.image for f in list(src.frames())[:3]]
+        src.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnxruntime_results(frames: list[np.ndarray]) -> list[Detections]:
+    backend = load_backend(ModelConfig(path=str(ONNX)))
+    assert backend.backend == "onnxruntime"
+    results = backend.infer(frames)
+    assert sum(len(d) for d in results) >= 20, "too few detections to compare"
+    return results
+
+
+def test_torch_and_onnxruntime_agree(frames: list[np.ndarray], onnxruntime_results: list[Detections]) -> None:
+    pytest.importorskip("ultralytics", reason="the ultralytics backend needs the train extra")
+    torch_results = load_backend(ModelConfig(path=str(PT))).infer(frames)
+    assert _agreement(onnxruntime_results, torch_results, 0.02) >= 0.95
+    assert _agreement(torch_results, onnxruntime_results, 0.02) >= 0.95
+
+
+def test_openvino_export_agrees(frames: list[np.ndarray], onnxruntime_results: list[Detections],
+                                tmp_path: Path) -> None:
+    pytest.importorskip("ultralytics", reason="exporting needs the train extra")
+    pytest.importorskip("openvino", reason="the OpenVINO runtime is the `openvino` extra")
+    from ultralytics import YOLO
+
+    pt = shutil.copy(PT, tmp_path / PT.name)
+    folder = Path(YOLO(str(pt), task="detect").export(format="openvino", dynamic=True, device="cpu"))
+    backend = load_backend(ModelConfig(path=str(folder)))
+    assert backend.backend == "ultralytics" and backend.class_names == tuple(
+        load_backend(ModelConfig(path=str(ONNX))).class_names)
+    openvino_results = backend.infer(frames)
+    # OpenVINO fuses and reorders float maths differently: scores may differ a little more
+    assert _agreement(onnxruntime_results, openvino_results, 0.03) >= 0.9
+    assert _agreement(openvino_results, onnxruntime_results, 0.03) >= 0.9
