@@ -23,13 +23,14 @@ CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
 pytestmark = pytest.mark.slow
 
 
-# Frontage-n 1.0 (9 CPU epochs, synthetic val mAP50 0.30) misses the 0.9 bar on these clips (figures in
-# models/MODEL_CARD.md); the rules alone reproduce every episode from exact boxes (test_rules_oracle.py).
-# Non-strict: a better model turns them green without editing this file; the bar itself is not lowered.
+# Frontage-n 2.1 (16 CPU epochs + one re-learning round, synthetic val mAP50 0.57) misses the 0.9 bar on these
+# clips (figures in models/MODEL_CARD.md); the rules alone reproduce every episode from exact boxes
+# (test_rules_oracle.py). Non-strict: a better model turns them green without editing this file; the bar
+# itself is not lowered.
 MODEL_SHORT_OF_BAR = {
-    "market-street-day": "frontage-n 1.0: precision 0.50, recall 0.20 (goods/stall classes under-trained)",
-    "corner-shops-dusk": "frontage-n 1.0: precision 0.60, recall 0.60 (goods/stall classes under-trained)",
-    "rainy-lane": "frontage-n 1.0: precision 1.00, recall 0.50 (goods/stall classes under-trained)",
+    "market-street-day": "frontage-n 2.1: precision 0.75, recall 0.60 (goods/table/chair classes under-trained)",
+    "corner-shops-dusk": "frontage-n 2.1: precision 0.80, recall 0.80 (goods/table/chair classes under-trained)",
+    "rainy-lane": "frontage-n 2.1: precision 1.00, recall 0.50 (goods/table/chair classes under-trained)",
 }
 
 
