@@ -15,6 +15,7 @@ import pytest
 from detector.detections import Detections
 from detector.inference import InferenceError, ModelConfig, load_backend
 from detector.inference.onnx import OnnxRuntimeBackend
+from detector.rules import box_iou
 from detector.sources import open_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,20 +51,11 @@ def ort_results(ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray]) -> li
     return ort_backend.infer(frames)  # one call for all six frames of four sizes
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod((br - tl).clip(0), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
-
-
 def _matches(a: Detections, b: Detections, score_tol: float = 0.02) -> int:
     """Detections of `a` with a same-class box in `b` at IoU >= 0.9 and a score within `score_tol`."""
     if not len(a) or not len(b):
         return 0
-    iou = _iou(a.xyxy, b.xyxy)
+    iou = box_iou(a.xyxy, b.xyxy)
     same = (a.class_id[:, None] == b.class_id[None, :]) & (iou >= 0.9)
     close = np.abs(a.confidence[:, None] - b.confidence[None, :]) <= score_tol
     return int(np.count_nonzero((same & close).any(axis=1)))

@@ -16,6 +16,7 @@ import pytest
 
 from detector.detections import Detections
 from detector.inference import ModelConfig, load_backend
+from detector.rules import box_iou
 from detector.sources import open_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,22 +28,13 @@ pytestmark = pytest.mark.skipif(not (ONNX.exists() and PT.exists() and CLIPS),
                                 reason="models/frontage-n.{onnx,pt} or sample_videos/*.mp4 missing")
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod((br - tl).clip(0), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
-
-
 def _agreement(a: list[Detections], b: list[Detections], score_tol: float) -> float:
     """Share of `a`'s boxes with a same-class box in `b` at IoU >= 0.9 and a score within `score_tol`."""
     total = sum(len(d) for d in a)
     hits = 0
     for x, y in zip(a, b, strict=True):
         if len(x) and len(y):
-            same = (x.class_id[:, None] == y.class_id[None, :]) & (_iou(x.xyxy, y.xyxy) >= 0.9)
+            same = (x.class_id[:, None] == y.class_id[None, :]) & (box_iou(x.xyxy, y.xyxy) >= 0.9)
             close = np.abs(x.confidence[:, None] - y.confidence[None, :]) <= score_tol
             hits += int(np.count_nonzero((same & close).any(axis=1)))
     return hits / max(total, 1)
