@@ -15,8 +15,8 @@ import pytest
 from detector.detections import Detections
 from detector.inference import InferenceError, ModelConfig, load_backend
 from detector.inference.onnx import OnnxRuntimeBackend
-from detector.rules import box_iou
 from detector.sources import open_source
+from tests.helpers.agreement import matched
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_FRAMES = {"pets2009_campus_480x360.avi": 2, "overhead_plaza_720p.avi": 2, "intel_parking_lot_768x432.mp4": 1,
@@ -51,16 +51,6 @@ def ort_results(ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray]) -> li
     return ort_backend.infer(frames)  # one call for all six frames of four sizes
 
 
-def _matches(a: Detections, b: Detections, score_tol: float = 0.02) -> int:
-    """Detections of `a` with a same-class box in `b` at IoU >= 0.9 and a score within `score_tol`."""
-    if not len(a) or not len(b):
-        return 0
-    iou = box_iou(a.xyxy, b.xyxy)
-    same = (a.class_id[:, None] == b.class_id[None, :]) & (iou >= 0.9)
-    close = np.abs(a.confidence[:, None] - b.confidence[None, :]) <= score_tol
-    return int(np.count_nonzero((same & close).any(axis=1)))
-
-
 @pytest.mark.shared
 def test_metadata_and_sha(ort_backend: OnnxRuntimeBackend) -> None:
     assert len(ort_backend.class_names) == 80 and ort_backend.class_names[:2] == ("person", "bicycle")
@@ -79,8 +69,8 @@ def test_onnxruntime_and_ultralytics_agree(coco_model: Path, ort_backend: OnnxRu
     ours, theirs = ort_results, ul.infer(frames)
     total = sum(len(d) for d in theirs)
     assert total >= 20, "too few detections to compare"
-    matched_ours = sum(_matches(a, b) for a, b in zip(ours, theirs, strict=True))
-    matched_theirs = sum(_matches(b, a) for a, b in zip(ours, theirs, strict=True))
+    matched_ours = sum(matched(a, b) for a, b in zip(ours, theirs, strict=True))
+    matched_theirs = sum(matched(b, a) for a, b in zip(ours, theirs, strict=True))
     assert matched_theirs >= 0.95 * total
     assert matched_ours >= 0.95 * sum(len(d) for d in ours)
 
@@ -101,7 +91,7 @@ def test_mixed_sizes_come_back_in_original_pixels(ort_backend: OnnxRuntimeBacken
     d_small, d_big = ort_results[0], ort_backend.infer([big])[0]
     assert len(d_small) >= 3
     scaled = Detections(xyxy=d_small.xyxy * 2, confidence=d_small.confidence, class_id=d_small.class_id)
-    assert _matches(scaled, Detections(xyxy=d_big.xyxy, confidence=d_big.confidence, class_id=d_big.class_id),
+    assert matched(scaled, Detections(xyxy=d_big.xyxy, confidence=d_big.confidence, class_id=d_big.class_id),
                     score_tol=0.15) >= 0.8 * len(d_small)
     assert ort_backend.infer([]) == []
 

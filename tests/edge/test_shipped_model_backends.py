@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from detector.detections import Detections
-from detector.inference import ModelConfig, load_backend
-from detector.rules import box_iou
+from detector.inference import Backend, ModelConfig, load_backend
 from detector.sources import open_source
+from tests.helpers.agreement import agreement
 
 ROOT = Path(__file__).resolve().parents[2]
 ONNX = ROOT / "models" / "frontage-n.onnx"
@@ -26,18 +26,6 @@ CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
 
 pytestmark = pytest.mark.skipif(not (ONNX.exists() and PT.exists() and CLIPS),
                                 reason="models/frontage-n.{onnx,pt} or sample_videos/*.mp4 missing")
-
-
-def _agreement(a: list[Detections], b: list[Detections], score_tol: float) -> float:
-    """Share of `a`'s boxes with a same-class box in `b` at IoU >= 0.9 and a score within `score_tol`."""
-    total = sum(len(d) for d in a)
-    hits = 0
-    for x, y in zip(a, b, strict=True):
-        if len(x) and len(y):
-            same = (x.class_id[:, None] == y.class_id[None, :]) & (box_iou(x.xyxy, y.xyxy) >= 0.9)
-            close = np.abs(x.confidence[:, None] - y.confidence[None, :]) <= score_tol
-            hits += int(np.count_nonzero((same & close).any(axis=1)))
-    return hits / max(total, 1)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +39,15 @@ def frames() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def onnxruntime_results(frames: list[np.ndarray]) -> list[Detections]:
+def onnxruntime_backend() -> Backend:
     backend = load_backend(ModelConfig(path=str(ONNX)))
     assert backend.backend == "onnxruntime"
-    results = backend.infer(frames)
+    return backend
+
+
+@pytest.fixture(scope="module")
+def onnxruntime_results(onnxruntime_backend: Backend, frames: list[np.ndarray]) -> list[Detections]:
+    results = onnxruntime_backend.infer(frames)
     assert sum(len(d) for d in results) >= 20, "too few detections to compare"
     return results
 
@@ -62,11 +55,12 @@ def onnxruntime_results(frames: list[np.ndarray]) -> list[Detections]:
 def test_torch_and_onnxruntime_agree(frames: list[np.ndarray], onnxruntime_results: list[Detections]) -> None:
     pytest.importorskip("ultralytics", reason="the ultralytics backend needs the train extra")
     torch_results = load_backend(ModelConfig(path=str(PT))).infer(frames)
-    assert _agreement(onnxruntime_results, torch_results, 0.02) >= 0.95
-    assert _agreement(torch_results, onnxruntime_results, 0.02) >= 0.95
+    assert agreement(onnxruntime_results, torch_results, 0.02) >= 0.95
+    assert agreement(torch_results, onnxruntime_results, 0.02) >= 0.95
 
 
-def test_openvino_export_agrees(frames: list[np.ndarray], onnxruntime_results: list[Detections],
+def test_openvino_export_agrees(frames: list[np.ndarray], onnxruntime_backend: Backend,
+                                onnxruntime_results: list[Detections],
                                 tmp_path: Path) -> None:
     pytest.importorskip("ultralytics", reason="exporting needs the train extra")
     pytest.importorskip("openvino", reason="the OpenVINO runtime is the `openvino` extra")
@@ -75,9 +69,8 @@ def test_openvino_export_agrees(frames: list[np.ndarray], onnxruntime_results: l
     pt = shutil.copy(PT, tmp_path / PT.name)
     folder = Path(YOLO(str(pt), task="detect").export(format="openvino", dynamic=True, device="cpu"))
     backend = load_backend(ModelConfig(path=str(folder)))
-    assert backend.backend == "ultralytics" and backend.class_names == tuple(
-        load_backend(ModelConfig(path=str(ONNX))).class_names)
+    assert backend.backend == "ultralytics" and backend.class_names == tuple(onnxruntime_backend.class_names)
     openvino_results = backend.infer(frames)
     # OpenVINO fuses and reorders float maths differently: scores may differ a little more
-    assert _agreement(onnxruntime_results, openvino_results, 0.03) >= 0.9
-    assert _agreement(openvino_results, onnxruntime_results, 0.03) >= 0.9
+    assert agreement(onnxruntime_results, openvino_results, 0.03) >= 0.9
+    assert agreement(openvino_results, onnxruntime_results, 0.03) >= 0.9
