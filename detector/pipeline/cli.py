@@ -79,6 +79,7 @@ def analyze(
     clip_s: Annotated[float, typer.Option(help="Seconds of evidence clip before a start (0: no clip)")] = 0.0,
     camera: Annotated[str | None, typer.Option(help="Camera id (default: the zones file's camera)")] = None,
     conf: Annotated[float | None, typer.Option(help="Minimum detection score (default: the model config's)")] = None,
+    imgsz: Annotated[int | None, typer.Option(help="Network input long side in pixels (default: the model's own)")] = None,
     truth: Annotated[Path | None, typer.Option(help="Ground truth *.truth.json: print episode precision/recall")] = None,
 ) -> None:
     """Analyse a video file offline and list its violation episodes."""
@@ -110,8 +111,8 @@ def analyze(
                 progress.update(task, completed=frame.pts_s)
         try:
             result = analyze_video(video, zones, model=model, classes=classes, analysis_fps=analysis_fps,
-                                   evidence_dir=evidence_dir, camera=camera, conf=conf, clip_s=clip_s,
-                                   on_frame=on_frame)
+                                   evidence_dir=evidence_dir, camera=camera, conf=conf, imgsz=imgsz,
+                                   clip_s=clip_s, on_frame=on_frame)
         finally:
             if progress is not None:
                 progress.stop()

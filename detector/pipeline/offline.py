@@ -3,7 +3,7 @@
 Default model ``models/frontage-n.onnx``; the classes file defaults to ``<model stem>.classes.yaml``
 beside the model. The result JSON::
 
-    {"video": ..., "model": ..., "camera": ..., "analysis_fps": ..., "frames": ...,
+    {"video": ..., "model": ..., "camera": ..., "analysis_fps": ..., "imgsz": ..., "frames": ...,
      "episodes": [{"camera", "zone", "merchant", "category", "start_s", "end_s", "evidence"}]}
 
 ``end_s`` is null for an episode still open when the video ends.
@@ -44,14 +44,15 @@ def video_duration_s(path: Path) -> float | None:
 
 def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
                   analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
-                  conf: float | None = None, clip_s: float = 0.0,
+                  conf: float | None = None, imgsz: int | None = None, clip_s: float = 0.0,
                   on_frame: Callable[[Frame], None] | None = None) -> dict:
     from detector.inference import ModelConfig, load_backend
     from detector.sources import open_source
 
     zones = load_zones(zones_path)
     model_path = Path(model) if model else DEFAULT_MODEL
-    cfg = ModelConfig(path=str(model_path), max_batch=4, **({"conf": conf} if conf is not None else {}))
+    overrides = {k: v for k, v in (("conf", conf), ("imgsz", imgsz)) if v is not None}
+    cfg = ModelConfig(path=str(model_path), max_batch=4, **overrides)
     backend = load_backend(cfg)
     classmap = ClassMap.load(classes or classes_file_for(model_path))
     classmap.bind(tuple(backend.class_names))  # every model class must be mapped: fail before decoding
@@ -81,7 +82,7 @@ def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = N
     episodes = sorted(analyzer.episodes.values(), key=lambda e: (e.start_s, e.zone, e.category))
     return {
         "video": str(video), "model": str(model_path), "model_name": backend.name, "camera": camera_id,
-        "analysis_fps": analysis_fps, "frames": analyzer.frames,
+        "analysis_fps": analysis_fps, "imgsz": backend.imgsz, "frames": analyzer.frames,
         "episodes": [e.as_json() for e in episodes],
     }
 

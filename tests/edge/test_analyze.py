@@ -63,11 +63,12 @@ def test_analyze_real_clip_with_coco_model(scene: dict[str, Path]) -> None:
     ]}))
     proc = frontage("analyze", str(scene["clip"]), "--zones", str(scene["zones"]), "--model", str(scene["model"]),
                     "--classes", str(scene["classes"]), "--json", str(out), "--evidence-dir", str(scene["dir"] / "ev"),
-                    "--clip-s", "4", "--truth", str(truth))
+                    "--clip-s", "4", "--truth", str(truth), "--imgsz", "480")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     result = json.loads(out.read_text())
     assert set(result) >= {"video", "model", "episodes"} and result["frames"] == 20
+    assert result["imgsz"] == 480  # --imgsz overrides the model's own input size
     (episode,) = result["episodes"]
     assert set(episode) == {"camera", "zone", "merchant", "category", "start_s", "end_s", "evidence"}
     assert (episode["camera"], episode["zone"], episode["merchant"], episode["category"]) == \
