@@ -67,18 +67,20 @@ def loop_clip(src: Path, dst: Path, seconds: float = LOOP_S, fps: int = OUT_FPS)
     return n_out
 
 
-# The GIF is a 3.3 s loop. Its ridden bicycle no longer opens an episode (the rider rule,
-# detector/rules/riders.py), but frontage-n 2.1 takes the car cut by the left frame edge for a trash bag in
-# 3 of the 41 frames, and a 3.3 s loop brings it back within the rules' grace period again and again
-# (models/MODEL_CARD.md, known limits). Non-strict: a model that stops seeing it turns this green.
-GIF_REASON = ("frontage-n 2.1: the car cut by the left frame edge is a 'trash_bag' in 3 of 41 frames; "
-              "looping every 3.3 s keeps that inside the grace period")
+# The GIF is a 3.3 s loop: anything seen in a few of its frames returns within the rules' grace period, so it
+# is the strictest of the four (its ridden bicycle is handled by the rider rule, detector/rules/riders.py).
+# frontage-n 3.0 (trained at 480 px) is clean on the other three clips, the GIF included (2.1 was not);
+# the grayscale overhead plaza, a view the training data has no violation object in, is not.
+KNOWN_FALSE = {
+    "overhead_plaza_720p.avi": "frontage-n 3.0: a group standing still, seen from above in grayscale, is taken for "
+                               "a trash bag from 6 s on (2.0 did the same; 2.1's re-learning round had removed it)",
+}
 
 
 @pytest.mark.shared
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=GIF_REASON)) if c.endswith(".gif") else c
+    pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=KNOWN_FALSE[c])) if c in KNOWN_FALSE else c
     for c in CLIPS])
 def test_real_clip_looped_ten_minutes_opens_no_episode(clip: str, shared_dir: Path, tmp_path: Path) -> None:
     model = MODELS / "frontage-n.onnx"
