@@ -76,7 +76,7 @@ def train_command(
     from_weights: Annotated[Path | None, typer.Option("--from", help="Fine-tune these weights (e.g. models/frontage-n.pt)")] = None,
     model: Annotated[str, typer.Option(help="Model yaml for training from scratch (ultralytics ships it)")] = "yolo11n.yaml",
     epochs: Annotated[int, typer.Option(help="Epochs of the whole schedule")] = 30,
-    imgsz: Annotated[int, typer.Option(help="Input size")] = 416,
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: --from's own, else 416)")] = None,
     batch: Annotated[int, typer.Option(help="Batch size")] = 16,
     device: Annotated[str | None, typer.Option(help="cpu, 0, ... (default: GPU when there is one)")] = None,
     project: Annotated[Path, typer.Option(help="Runs folder")] = Path("runs/train"),
@@ -95,7 +95,7 @@ def train_command(
         return
     import yaml
 
-    from detector.training.train import TrainOptions, train
+    from detector.training.train import TrainOptions, train, trained_imgsz
 
     extra = {}
     for item in set_args or []:
@@ -108,6 +108,7 @@ def train_command(
         raise ValueError("--data is required (a data.yaml from `frontage dataset build`)")
     if data is not None and not data.exists():
         raise FileNotFoundError(f"dataset not found: {data}")
+    imgsz = imgsz or trained_imgsz(from_weights)
     run = train(TrainOptions(data=data, from_weights=from_weights, model_yaml=model, epochs=epochs, imgsz=imgsz,
                              batch=batch, device=device, project=project, name=name, resume=resume, chunk=chunk,
                              val=val, workers=workers, lr0=lr0, hours=hours,
@@ -120,7 +121,7 @@ def train_command(
 def evaluate_command(
     weights: Annotated[Path, typer.Option(help=".pt or .onnx")] = Path("models/frontage-n.pt"),
     data: Annotated[Path, typer.Option(help="Dataset data.yaml (its val_sources are evaluated one by one)")] = Path("datasets/frontage/data.yaml"),
-    imgsz: Annotated[int, typer.Option()] = 416,
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the weights' own)")] = None,
     device: Annotated[str, typer.Option()] = "cpu",
     source: Annotated[list[str] | None, typer.Option(help="Only these sources (repeatable)")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here")] = None,
@@ -131,7 +132,9 @@ def evaluate_command(
     for p in (weights, data):
         if not p.exists():
             raise FileNotFoundError(f"not found: {p}")
-    metrics = evaluate(weights, data, imgsz=imgsz, device=device, sources=source)
+    from detector.training.train import trained_imgsz
+
+    metrics = evaluate(weights, data, imgsz=imgsz or trained_imgsz(weights), device=device, sources=source)
     typer.echo(format_metrics(metrics))
     if out:
         save_metrics(metrics, out)
@@ -142,7 +145,7 @@ def evaluate_command(
 @_clean_errors
 def export_command(
     weights: Annotated[Path, typer.Option(help="Checkpoint to export (e.g. runs/train/frontage-n/weights/last.pt)")],
-    imgsz: Annotated[int, typer.Option()] = 416,
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the weights' own)")] = None,
     dest: Annotated[Path | None, typer.Option(help="Copy the ONNX (and stripped .pt) here, e.g. models/frontage-n.onnx")] = None,
     version: Annotated[str | None, typer.Option(help="Version (default: next in the registry)")] = None,
     bump: Annotated[str, typer.Option(help="minor (fine-tune) or major (new base)")] = "minor",
@@ -161,7 +164,9 @@ def export_command(
     if bump not in ("minor", "major"):
         raise ValueError(f"--bump must be minor or major, got {bump!r}")
     metric_data = json.loads(metrics.read_text()) if metrics else None
-    entry = export_and_register(weights, imgsz=imgsz, dest=dest, version=version, metrics=metric_data, data=data,
+    from detector.training.train import trained_imgsz
+
+    entry = export_and_register(weights, imgsz=imgsz or trained_imgsz(weights), dest=dest, version=version, metrics=metric_data, data=data,
                                 recipe=recipe, parent=parent, registry_path=registry_file or registry.REGISTRY, bump=bump)
     typer.echo(f"{entry['onnx']} version {entry['version']} sha256 {entry['onnx_sha256']}")
 
@@ -210,7 +215,7 @@ def relearn_round_command(
     data: Annotated[Path, typer.Option()] = Path("datasets/frontage/data.yaml"),
     shared: Annotated[Path | None, typer.Option()] = None,
     out: Annotated[Path, typer.Option()] = Path("runs/relearn_round"),
-    imgsz: Annotated[int, typer.Option()] = 320,
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's own)")] = None,
     epochs: Annotated[int, typer.Option()] = 3,
 ) -> None:
     """Scripted round: false positives -> export -> fine-tune -> measure (see relearn_round.py)."""
@@ -219,5 +224,7 @@ def relearn_round_command(
     for p in (model, data):
         if not p.exists():
             raise FileNotFoundError(f"not found: {p}")
-    result = run_round(model, data, out, shared, imgsz=imgsz, epochs=epochs, log=lambda m: typer.echo(m, err=True))
+    from detector.training.train import trained_imgsz
+
+    result = run_round(model, data, out, shared, imgsz=imgsz or trained_imgsz(model), epochs=epochs, log=lambda m: typer.echo(m, err=True))
     raise typer.Exit(0 if result["passed"] else 1)

@@ -120,14 +120,16 @@ def frame_from_evidence(client: CaseServiceClient, detail: dict) -> tuple[np.nda
 class ModelLabeller:
     """The current model's boxes on a frame, for labels the service does not carry."""
 
-    def __init__(self, weights: Path, imgsz: int = 320, conf: float = 0.35) -> None:
+    def __init__(self, weights: Path, imgsz: int | None = None, conf: float = 0.35) -> None:
         from detector.training.offline_assets import apply_offline_env
 
         apply_offline_env()
         from ultralytics import YOLO
 
+        from detector.training.train import yolo_imgsz
+
         self.model = YOLO(str(weights), task="detect")
-        self.imgsz, self.conf = imgsz, conf
+        self.imgsz, self.conf = imgsz or yolo_imgsz(self.model), conf
         self.category = _class_categories()
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, list[str]]:

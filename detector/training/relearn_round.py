@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=Path("datasets/frontage/data.yaml"))
     p.add_argument("--shared", type=Path, default=None)
     p.add_argument("--out", type=Path, default=Path("runs/relearn_round"))
-    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--imgsz", type=int, default=None, help="default: the model's own input size")
     p.add_argument("--conf", type=float, default=0.35)
     p.add_argument("--synth", type=int, default=60)
     p.add_argument("--epochs", type=int, default=3)
@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: not found: {path}", file=sys.stderr)
             return 2
     try:
-        result = run_round(args.model, args.data, args.out, args.shared, imgsz=args.imgsz, conf=args.conf,
+        from detector.training.train import trained_imgsz
+
+        result = run_round(args.model, args.data, args.out, args.shared, imgsz=args.imgsz or trained_imgsz(args.model),
+                           conf=args.conf,
                            synth=args.synth, epochs=args.epochs, replay=args.replay, repeat=args.repeat,
                            lr0=args.lr0, freeze=args.freeze)
     except (ValueError, FileNotFoundError) as exc:

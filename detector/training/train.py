@@ -45,6 +45,36 @@ class TrainOptions:
     extra: dict | None = None  # any other ultralytics train argument (e.g. warmup_epochs)
 
 
+def trained_imgsz(weights: Path | None, fallback: int = 416) -> int:
+    """The input size ``weights`` were trained at (.pt train args or .onnx ``imgsz`` metadata), else ``fallback``.
+
+    Fine-tuning, evaluating or exporting a model at another size than its own silently changes what it sees
+    (frontage-n 3.0 is trained at 480, earlier versions at 320).
+    """
+    if weights is None or not Path(weights).exists():
+        return fallback
+    from detector.inference import metadata_imgsz
+
+    if Path(weights).suffix.lower() == ".onnx":
+        import onnxruntime as ort
+
+        meta = ort.InferenceSession(str(weights), providers=["CPUExecutionProvider"]).get_modelmeta()
+        return metadata_imgsz(meta.custom_metadata_map) or fallback
+    apply_offline_env()
+    from ultralytics import YOLO
+
+    return yolo_imgsz(YOLO(str(weights), task="detect"), fallback)
+
+
+def yolo_imgsz(model: object, fallback: int = 416) -> int:
+    """The training input size of an already loaded ultralytics ``YOLO`` (its checkpoint's train args)."""
+    train_args = (getattr(model, "ckpt", None) or {}).get("train_args") or {}
+    size = train_args.get("imgsz") or (getattr(model, "overrides", None) or {}).get("imgsz")
+    if isinstance(size, (list, tuple)):
+        size = max(size)
+    return int(size) if isinstance(size, int) else fallback
+
+
 def pick_device(device: str | None) -> str:
     if device:
         return device

@@ -93,7 +93,8 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
 
     registry_file = tmp_path / "versions.json"
     dest = tmp_path / "model" / "frontage-n.onnx"
-    out = frontage(offline_env, "train", "export", "--weights", str(last), "--imgsz", "96", "--dest", str(dest),
+    # no --imgsz: export and evaluate default to the size the weights were trained at (96 here)
+    out = frontage(offline_env, "train", "export", "--weights", str(last), "--dest", str(dest),
                    "--registry", str(registry_file))
     entry = json.loads(registry_file.read_text())["models"][-1]
     from detector.training.registry import sha256_of
@@ -117,8 +118,9 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
 
     metrics_file = tmp_path / "metrics.json"
     frontage(offline_env, "train", "evaluate", "--weights", str(dest), "--data", str(data_dir / "data.yaml"),
-             "--imgsz", "96", "--out", str(metrics_file))
+             "--out", str(metrics_file))
     metrics = json.loads(metrics_file.read_text())
+    assert metrics["imgsz"] == 96
     assert "synth" in metrics["sources"] and 0.0 <= metrics["sources"]["synth"]["map50"] <= 1.0
     if with_shared:
         assert "bags" in metrics["sources"]
