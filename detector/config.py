@@ -66,6 +66,24 @@ class GatingConfig(_Strict):
     max_skip_s: Annotated[float, Field(title="Max skip", description="Run the model at least this often per camera (s)", gt=0)] = 10.0
 
 
+class UplinkConfig(_Strict):
+    retry_initial_s: Annotated[float, Field(title="First retry", description="Wait before the first retry of an "
+                                            "undelivered event (s); doubles with each failure, with jitter", gt=0, le=600)] = 1.0
+    retry_max_s: Annotated[float, Field(title="Longest retry wait", description="Cap on the retry wait (s): after "
+                                        "an outage, delivery resumes at most this long after the service is back",
+                                        gt=0, le=3600)] = 60.0
+    timeout_s: Annotated[float, Field(title="Request timeout", description="Seconds to wait for the service's answer",
+                                      gt=0, le=600)] = 15.0
+    batch_size: Annotated[int, Field(title="Batch size", description="Most JSON-only events per batch request",
+                                     ge=1, le=100)] = 50
+
+    @model_validator(mode="after")
+    def _initial_below_max(self) -> UplinkConfig:
+        if self.retry_initial_s > self.retry_max_s:
+            raise ValueError(f"retry_initial_s ({self.retry_initial_s}) is longer than retry_max_s ({self.retry_max_s})")
+        return self
+
+
 class EdgeConfig(_Strict):
     service_url: Annotated[str, Field(title="Service URL", description="Case service base URL, e.g. http://cases:8000",
                                       pattern=r"^https?://")]
@@ -80,6 +98,7 @@ class EdgeConfig(_Strict):
     cameras: Annotated[list[CameraConfig], Field(title="Cameras", description="The cameras this box watches", min_length=1)]
     outbox: Annotated[Path, Field(title="Outbox", description="SQLite file of the durable event outbox")] = Path("var/edge/outbox.db")
     evidence_dir: Annotated[Path, Field(title="Evidence folder", description="Where evidence JPEGs and clips are kept")] = Path("var/edge/evidence")
+    uplink: Annotated[UplinkConfig, Field(title="Uplink", description="Delivery of events to the case service")] = UplinkConfig()
     clip_s: Annotated[float, Field(title="Clip length", description="Seconds of clip before a start (0: no clip)", ge=0, le=60)] = 8.0
     metrics_port: Annotated[int | None, Field(title="Metrics port", description="Prometheus /metrics port (none: off)", ge=1, le=65535)] = None
     start_time: Annotated[datetime | None, Field(title="Start time", description="File sources: wall time of their first frame (UTC if no zone)")] = None

@@ -215,7 +215,9 @@ class EdgeRuntime:
         if not key:
             log.warning("no device key (set %s or device_key): the service will refuse the events",
                         self.cfg.device_key_env)
-        self.sender = Sender(self.outbox, self.cfg.service_url, key)
+        up = self.cfg.uplink
+        self.sender = Sender(self.outbox, self.cfg.service_url, key, timeout_s=up.timeout_s,
+                             base_backoff_s=up.retry_initial_s, max_backoff_s=up.retry_max_s, batch_size=up.batch_size)
         self.sender.start()
         from detector.batching import Batcher
         from detector.gating import MotionGateConfig

@@ -10,7 +10,8 @@ results are applied to each row exactly as single answers would be. An event wit
 goes alone as multipart, and keeps its place in the order (a run of JSON-only events is cut there). A
 service without the batch endpoint (404/405: an older version) is remembered for ``batch_retry_s`` and
 the events go one by one; a batch the service refuses as a whole (other 4xx) is also resent one by one,
-so that each event gets its own verdict. Exactly-once still rests on the idempotency keys: a row is
+so that each event gets its own verdict. A batch that fails as a whole (5xx, network) is retried as a
+whole, with one backoff for all its events. Exactly-once still rests on the idempotency keys: a row is
 marked sent only after a 2xx for that very event, and a batch whose answer was lost is sent again whole.
 """
 
@@ -128,8 +129,7 @@ class Sender(threading.Thread):
             resp = client.post(self.batch_url, content=body,
                                headers={**self.headers, "Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            for item in items:
-                self._retry(item, f"{type(exc).__name__}: {exc}")
+            self._retry_together(items, f"{type(exc).__name__}: {exc}")
             return
         status = resp.status_code
         if status in (404, 405):
@@ -144,8 +144,7 @@ class Sender(threading.Thread):
                 if sorted(by_index) != list(range(len(items))):
                     raise ValueError(f"{len(results)} results for {len(items)} events")
             except (ValueError, KeyError, TypeError) as exc:
-                for item in items:
-                    self._retry(item, f"unreadable batch answer: {exc}")
+                self._retry_together(items, f"unreadable batch answer: {exc}")
                 return
             self.batches += 1
             delivered = []
@@ -165,8 +164,7 @@ class Sender(threading.Thread):
                         resp.text[:200])
             self._one_by_one(client, items)
             return
-        for item in items:
-            self._retry(item, f"HTTP {status}: {resp.text[:200]}")
+        self._retry_together(items, f"HTTP {status}: {resp.text[:200]}")
 
     def _one_by_one(self, client: httpx.Client, items: list[OutboxItem]) -> None:
         for item in items:
@@ -208,6 +206,18 @@ class Sender(threading.Thread):
         delay = self.backoff(item.attempts)
         log.warning("event %s not delivered (%s); retry in %.1f s", item.key, error, delay)
         self.outbox.mark_retry(item.id, time.time() + delay, error)
+
+    def _retry_together(self, items: list[OutboxItem], error: str) -> None:
+        """A batch that failed as a whole is retried as a whole: one backoff for all its events (from the
+        most-tried one), so they come due together and go out again as one batch, not splintered by
+        each row's own jitter into single requests."""
+        self.failures += len(items)
+        self.last_error = error
+        delay = self.backoff(max(item.attempts for item in items))
+        log.warning("batch of %d events not delivered (%s); retry in %.1f s", len(items), error, delay)
+        at = time.time() + delay
+        for item in items:
+            self.outbox.mark_retry(item.id, at, error)
 
     def _post(self, client: httpx.Client, item: OutboxItem, with_evidence: bool = True) -> tuple[int, str]:
         event = json.loads(item.event_json)

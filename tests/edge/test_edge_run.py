@@ -109,6 +109,13 @@ def test_config_paths_and_key(site: Path, monkeypatch: pytest.MonkeyPatch) -> No
     (site / "bad.yaml").write_text(cfg.replace("analysis_fps: 1}", "analysis_fps: -1}", 1))
     with pytest.raises(ConfigError, match=r"bad\.yaml: cameras\.0\.analysis_fps"):
         load_edge_config(site / "bad.yaml")
+    assert loaded.uplink.retry_max_s == 60 and loaded.uplink.batch_size == 50
+    for sub in (loaded.uplink, loaded.batch, loaded.gating):
+        for field_name, info in type(sub).model_fields.items():
+            assert info.title and info.description, field_name
+    (site / "up.yaml").write_text(cfg + "uplink: {retry_initial_s: 5, retry_max_s: 2}\n")
+    with pytest.raises(ConfigError, match=r"up\.yaml: uplink: .*retry_initial_s \(5.0\) is longer than retry_max_s"):
+        load_edge_config(site / "up.yaml")
 
 
 def test_model_file_change_is_hot_reloaded(site: Path, caplog: pytest.LogCaptureFixture) -> None:
