@@ -50,6 +50,12 @@ class ModelConfig(BaseModel):
         description="Letterbox into the smallest stride-aligned rectangle (320x192 for a 16:9 camera at 320) "
         "instead of a square, when the model accepts any height and width: 1.67x fewer pixels for 16:9",
     )
+    upscale: bool = Field(
+        False, title="Upscale small frames",
+        description="Enlarge frames whose long side is below the input size. Off: such a frame runs at its own "
+        "size (a 480x270 camera stays 480 wide under a 640 model): enlarging adds no detail, costs CPU and "
+        "makes the model see objects at a scale it was not trained on",
+    )
     conf: float = Field(0.25, ge=0.0, le=1.0, title="Confidence", description="Default minimum score")
     class_conf: dict[str, float] = Field(
         default_factory=dict, title="Per-class confidence",
@@ -108,6 +114,16 @@ def file_sha256(path: str | Path) -> str | None:
     return h.hexdigest() if files else None
 
 
+def frame_gain(h: int, w: int, imgsz: int, upscale: bool) -> float:
+    """Scale that brings a frame's long side to ``imgsz`` (never above 1 unless ``upscale``).
+
+    >>> frame_gain(720, 1280, 640, False), frame_gain(270, 480, 640, False), frame_gain(270, 480, 640, True)
+    (0.5, 1.0, 1.3333333333333333)
+    """
+    gain = imgsz / max(h, w)
+    return gain if upscale else min(1.0, gain)
+
+
 def metadata_imgsz(meta: dict[str, str]) -> int | None:
     """Long side of ultralytics' ``imgsz`` metadata (``[320, 320]`` or ``320``), if present."""
     try:
@@ -134,4 +150,4 @@ def load_backend(cfg: ModelConfig) -> Backend:
     return UltralyticsBackend(cfg)
 
 
-__all__ = ["Backend", "InferenceError", "ModelConfig", "file_sha256", "load_backend", "metadata_imgsz"]
+__all__ = ["Backend", "InferenceError", "ModelConfig", "file_sha256", "frame_gain", "load_backend", "metadata_imgsz"]

@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from detector.detections import Detections
-from detector.inference import InferenceError, ModelConfig, file_sha256, metadata_imgsz
+from detector.inference import InferenceError, ModelConfig, file_sha256, frame_gain, metadata_imgsz
 
 PAD_VALUE = 114  # grey border, as the YOLO models were trained with
 
@@ -37,8 +37,10 @@ def letterbox_geometry(h: int, w: int, out_h: int, out_w: int) -> tuple[float, i
     return gain, new_w, new_h, left, top
 
 
-def canvas_size(sizes: Sequence[tuple[int, int]], imgsz: int, stride: int, rect: bool) -> tuple[int, int]:
-    """(H, W) of one batch's input for a model that takes any size: every frame's long side becomes ``imgsz``.
+def canvas_size(sizes: Sequence[tuple[int, int]], imgsz: int, stride: int, rect: bool,
+                upscale: bool = True) -> tuple[int, int]:
+    """(H, W) of one batch's input for a model that takes any size: every frame's long side becomes ``imgsz``
+    (without ``upscale``, a smaller frame keeps its own size).
 
     With ``rect`` the canvas is the smallest stride multiple that holds every letterboxed frame (what
     ultralytics' predictor does for one frame), otherwise the ``imgsz`` square.
@@ -47,12 +49,14 @@ def canvas_size(sizes: Sequence[tuple[int, int]], imgsz: int, stride: int, rect:
     ((192, 320), (256, 320))
     >>> canvas_size([(720, 1280)], 320, 32, rect=False)
     (320, 320)
+    >>> canvas_size([(270, 480)], 640, 32, rect=True, upscale=False)
+    (288, 480)
     """
     if not rect:
         return imgsz, imgsz
     out_h = out_w = stride
     for h, w in sizes:
-        gain = imgsz / max(h, w)
+        gain = frame_gain(h, w, imgsz, upscale)
         out_h = max(out_h, -(-round(h * gain) // stride) * stride)
         out_w = max(out_w, -(-round(w * gain) // stride) * stride)
     return out_h, out_w
@@ -148,7 +152,7 @@ class OnnxRuntimeBackend:
         """(H, W) this batch is letterboxed into: the model's own, or the smallest canvas that fits all."""
         if self.fixed_hw:
             return self.fixed_hw
-        return canvas_size([im.shape[:2] for im in images], self.imgsz, self.stride, self.cfg.rect)
+        return canvas_size([im.shape[:2] for im in images], self.imgsz, self.stride, self.cfg.rect, self.cfg.upscale)
 
     def _batch_array(self, n: int, hw: tuple[int, int]) -> np.ndarray:
         buffer = self._buffers.get(hw)
@@ -168,8 +172,8 @@ class OnnxRuntimeBackend:
             h, w = image.shape[:2]
             if self.fixed_hw:
                 gain, nw, nh, left, top = letterbox_geometry(h, w, in_h, in_w)
-            else:  # long side = imgsz, centred in the shared canvas
-                gain = self.imgsz / max(h, w)
+            else:  # long side = imgsz (or its own, if smaller and not upscaled), centred in the shared canvas
+                gain = frame_gain(h, w, self.imgsz, self.cfg.upscale)
                 nw, nh = round(w * gain), round(h * gain)
                 left, top = round((in_w - nw) / 2 - 0.1), round((in_h - nh) / 2 - 0.1)
             resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)

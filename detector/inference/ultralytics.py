@@ -40,7 +40,7 @@ class UltralyticsBackend:
         self.name = path.stem
         ckpt = getattr(self.model, "ckpt", None) or {}
         meta = _model_metadata(path)
-        self.version = str(ckpt.get("version") or meta.get("frontage_version") or meta.get("version") or "unknown")
+        self.version = str(ckpt.get("frontage_version") or ckpt.get("version") or meta.get("frontage_version") or meta.get("version") or "unknown")
         self.sha256 = file_sha256(path)
         # Static-shape exports (ONNX/OpenVINO with batch 1) cannot take a list in one run.
         self.static_batch = path.suffix.lower() == ".onnx" or path.is_dir()
@@ -49,14 +49,19 @@ class UltralyticsBackend:
         # the size the model was trained at unless the config says otherwise (ultralytics' own default is 640)
         train_args = ckpt.get("train_args") or {}
         overrides = getattr(self.model, "overrides", None) or {}
-        trained = train_args.get("imgsz") or overrides.get("imgsz") or metadata_imgsz(meta)
+        # a shipped .pt carries the size it runs at (`detector.training.export`), which may differ from its training size
+        trained = (ckpt.get("frontage_imgsz") or train_args.get("imgsz") or overrides.get("imgsz")
+                   or metadata_imgsz(meta))
         if isinstance(trained, (list, tuple)):
             trained = max(trained)
         self.imgsz = cfg.imgsz or (trained if isinstance(trained, int) else None) or 640
 
     def _predict(self, images: list[np.ndarray]) -> list[Detections]:
+        imgsz = self.imgsz
+        if not self.cfg.upscale:  # frames smaller than the input size run at their own (stride-rounded) size
+            imgsz = min(imgsz, -(-max(max(im.shape[:2]) for im in images) // 32) * 32)
         results = self.model.predict(
-            images, imgsz=self.imgsz, conf=self.min_conf, iou=self.cfg.iou, max_det=self.cfg.max_det,
+            images, imgsz=imgsz, conf=self.min_conf, iou=self.cfg.iou, max_det=self.cfg.max_det,
             device=self.cfg.device, verbose=False, **({"half": True} if self.half else {}),
         )
         out = []

@@ -20,13 +20,17 @@ from detector.training.offline_assets import apply_offline_env, install_fonts
 DEFAULT_OPSET = 17
 
 
-def strip_checkpoint(weights: Path, dest: Path) -> None:
-    """Copy a checkpoint without its optimizer state (fp16 weights: ~5 MB instead of ~16 MB)."""
+def strip_checkpoint(weights: Path, dest: Path, imgsz: int | None = None, version: str | None = None) -> None:
+    """Copy a checkpoint without its optimizer state (fp16 weights: ~5 MB instead of ~16 MB), stamped with the
+    size it is meant to run at and its registry version (the ultralytics backend reads both)."""
     apply_offline_env()
     from ultralytics.utils.torch_utils import strip_optimizer
 
+    from detector.training.train import OPERATING_IMGSZ_KEY
+
     shutil.copyfile(weights, dest)
-    strip_optimizer(str(dest))
+    updates = {k: v for k, v in ((OPERATING_IMGSZ_KEY, imgsz), ("frontage_version", version)) if v is not None}
+    strip_optimizer(str(dest), updates=updates or None)
 
 
 def export_onnx(weights: Path, imgsz: int = 416, opset: int = DEFAULT_OPSET) -> Path:
@@ -110,7 +114,7 @@ def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = Non
         pt_dest = dest.with_suffix(".pt")
         # write beside, then rename: an edge box that reloads on file change never reads half a model
         tmp_pt = pt_dest.with_name(pt_dest.name + ".tmp")
-        strip_checkpoint(Path(weights), tmp_pt)
+        strip_checkpoint(Path(weights), tmp_pt, imgsz=imgsz, version=version)
         os.replace(tmp_pt, pt_dest)
         tmp_onnx = dest.with_name(dest.name + ".tmp")
         shutil.copyfile(onnx_path, tmp_onnx)

@@ -45,11 +45,15 @@ class TrainOptions:
     extra: dict | None = None  # any other ultralytics train argument (e.g. warmup_epochs)
 
 
+#: checkpoint key of the size a shipped model runs at (`export` writes it; may differ from the training size)
+OPERATING_IMGSZ_KEY = "frontage_imgsz"
+
 def trained_imgsz(weights: Path | None, fallback: int = 416) -> int:
-    """The input size ``weights`` were trained at (.pt train args or .onnx ``imgsz`` metadata), else ``fallback``.
+    """The model's own input size: the operating size `export` stamped into a shipped ``.pt``
+    (``frontage_imgsz``) or an ``.onnx`` (``imgsz`` metadata), else the size in its train args, else ``fallback``.
 
     Fine-tuning, evaluating or exporting a model at another size than its own silently changes what it sees
-    (frontage-n 3.0 is trained at 480, earlier versions at 320).
+    (frontage-n 3.1 runs at 640 after training at 480; 3.0 at 480; earlier versions at 320).
     """
     if weights is None or not Path(weights).exists():
         return fallback
@@ -67,9 +71,12 @@ def trained_imgsz(weights: Path | None, fallback: int = 416) -> int:
 
 
 def yolo_imgsz(model: object, fallback: int = 416) -> int:
-    """The training input size of an already loaded ultralytics ``YOLO`` (its checkpoint's train args)."""
-    train_args = (getattr(model, "ckpt", None) or {}).get("train_args") or {}
-    size = train_args.get("imgsz") or (getattr(model, "overrides", None) or {}).get("imgsz")
+    """The own input size of an already loaded ultralytics ``YOLO``: its stamped operating size, else its
+    checkpoint's train args."""
+    ckpt = getattr(model, "ckpt", None) or {}
+    train_args = ckpt.get("train_args") or {}
+    size = (ckpt.get(OPERATING_IMGSZ_KEY) or train_args.get("imgsz")
+            or (getattr(model, "overrides", None) or {}).get("imgsz"))
     if isinstance(size, (list, tuple)):
         size = max(size)
     return int(size) if isinstance(size, int) else fallback

@@ -175,14 +175,22 @@ def test_dynamic_size_model_gets_the_smallest_rectangle(tmp_path: Path) -> None:
     path = write_fixed_output_model(tmp_path / "dyn.onnx", [[100, 200, 300, 300, 0.9, 1]], ["trash_bag", "chair"],
                                     imgsz=640, dynamic_size=True)
     backend = load_backend(ModelConfig(path=str(path)))
+    upscaling = load_backend(ModelConfig(path=str(path), upscale=True))
     assert isinstance(backend, OnnxRuntimeBackend) and backend.fixed_hw is None and backend.imgsz == 640
     wide = np.zeros((720, 1280, 3), np.uint8)
     assert backend.input_size([wide]) == (384, 640)  # 640x360 + 12 px bars, not 640x640
     (d,) = backend.infer([wide])
     np.testing.assert_allclose(d.xyxy[0], [200, (200 - 12) / 0.5, 600, (300 - 12) / 0.5])
-    # a batch shares one canvas: the square frame makes it 640x640 again, and boxes stay in each frame's pixels
-    d_wide, d_square = backend.infer([wide, np.zeros((320, 320, 3), np.uint8)])
+    # a batch shares one canvas: the square frame (enlarged, upscale on) makes it 640x640 again, and boxes stay
+    # in each frame's pixels
+    d_wide, d_square = upscaling.infer([wide, np.zeros((320, 320, 3), np.uint8)])
     np.testing.assert_allclose(d_wide.xyxy[0], [200, 120, 600, 320])
     np.testing.assert_allclose(d_square.xyxy[0], [50, 100, 150, 150])
     square = load_backend(ModelConfig(path=str(path), rect=False, imgsz=320))
     assert square.input_size([wide]) == (320, 320)
+    # by default a frame smaller than the input size is not enlarged: it runs at its own size
+    small = np.zeros((270, 480, 3), np.uint8)
+    assert backend.input_size([small]) == (288, 480) and backend.input_size([wide, small]) == (384, 640)
+    assert upscaling.input_size([small]) == (384, 640)
+    (d_small,) = backend.infer([small])
+    np.testing.assert_allclose(d_small.xyxy[0], [100, 200 - 9, 300, 270])  # 9 px bars, gain 1, clipped to the frame

@@ -67,7 +67,9 @@ def test_openvino_export_agrees(frames: list[np.ndarray], onnxruntime_backend: B
     from ultralytics import YOLO
 
     pt = shutil.copy(PT, tmp_path / PT.name)
-    folder = Path(YOLO(str(pt), task="detect").export(format="openvino", dynamic=True, device="cpu"))
+    # exported at the size the model runs at (the .pt's stamped operating size, not its training size)
+    folder = Path(YOLO(str(pt), task="detect").export(format="openvino", dynamic=True, device="cpu",
+                                                      imgsz=onnxruntime_backend.imgsz))
     backend = load_backend(ModelConfig(path=str(folder)))
     assert backend.backend == "ultralytics" and backend.class_names == tuple(onnxruntime_backend.class_names)
     openvino_results = backend.infer(frames)
