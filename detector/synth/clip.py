@@ -200,6 +200,33 @@ def sprite_box(cam: Camera, spec: ObjectSpec, x: float, z: float) -> tuple[float
 
 _sprite_box = sprite_box  # the name other tests used before it was public
 
+#: A scripted object may have at most this share of its sprite behind nearer standing things (lamp posts,
+#: fixtures): a violation the camera cannot clearly see is no ground truth (the same 25 % as for fixtures).
+MAX_HIDDEN_SHARE = 0.25
+
+
+def hidden_share(cam: Camera, p: Placed, occluders: list[Placed]) -> float:
+    """Share (0-1) of the sprite of ``p`` covered by the sprites of those ``occluders`` nearer the camera."""
+    pr = project_placed(cam, p)
+    if pr is None:
+        return 1.0
+    u, v, hpx, depth = pr
+    alpha = draw_spec(p.spec, round(hpx))[:, :, 3] > 127
+    sh, sw = alpha.shape
+    x0, y0 = round(u - sw / 2), round(v - sh)
+    covered = np.zeros_like(alpha)
+    for o in occluders:
+        po = project_placed(cam, o)
+        if po is None or po[3] >= depth or po[2] < 3:
+            continue
+        other = draw_spec(o.spec, round(po[2]))
+        oh, ow = other.shape[:2]
+        ox0, oy0 = round(po[0] - ow / 2), round(po[1] - oh)
+        ix0, iy0, ix1, iy1 = max(x0, ox0), max(y0, oy0), min(x0 + sw, ox0 + ow), min(y0 + sh, oy0 + oh)
+        if ix1 > ix0 and iy1 > iy0:
+            covered[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] |= other[iy0 - oy0:iy1 - oy0, ix0 - ox0:ix1 - ox0, 3] > 127
+    return float((alpha & covered).sum() / max(1, int(alpha.sum())))
+
 
 def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | None = None, fps: float = 10.0,
                size: tuple[int, int] = (1280, 720), name: str | None = None) -> ClipPlan:
@@ -325,6 +352,12 @@ def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | 
         objects.append(Timed(Placed(spec, x, zf, fix.cls, key=f"fixture-{fi}"), 0.0, None))
 
     all_fixtures = [f for s in segments for f in s.fixtures_px]
+    # lamp posts (their own random stream: adding furniture moves nothing else), laid out before the scripted
+    # objects so that none of those stands hidden behind one
+    furniture_rng = np.random.default_rng([seed, 17])
+    posts = [Placed(make_spec("lamp_post", furniture_rng), kerb + 0.15, shop.z0, None, key=f"lamp-{bi}")
+             for bi, shop in enumerate(shops[1:], start=1) if bi % 2 == 1]  # every other shop boundary, on the kerb
+    standing = posts + [o.placed for o in objects]  # posts and fixtures
 
     def position_problem(spec: ObjectSpec, seg: Segment, x: float, zq: float) -> str | None:
         sb = sprite_box(cam, spec, x, zq)
@@ -340,6 +373,8 @@ def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | 
         for f in all_fixtures:
             if f.distance(pt) < margin or f.intersection(b).area > 0.25 * b.area:
                 return "on or over a fixture"
+        if hidden_share(cam, Placed(spec, x, zq, None), standing) > MAX_HIDDEN_SHARE:
+            return "hidden behind a lamp post or fixture"
         return None
 
     intervals: dict[tuple[str, str], list[tuple[float, float | None, bool]]] = {}
@@ -406,11 +441,7 @@ def build_plan(scenario: Scenario, seed: int | None = None, duration_s: float | 
         x, zl = world(seg, lg.along, lg.across)
         objects.append(Timed(Placed(make_spec("person", rng, stride=0.05, umbrella=umbrella), x, zl, "person", phase=0.0,
                                     key=f"linger-{li}"), lg.at_s, min(lg.until_s, duration)))
-    furniture_rng = np.random.default_rng([seed, 17])  # its own stream: adding furniture moves nothing else
-    for bi, shop in enumerate(shops[1:], start=1):
-        if bi % 2 == 1:  # a lamp post at every other shop boundary, on the kerb
-            post = make_spec("lamp_post", furniture_rng)
-            objects.append(Timed(Placed(post, kerb + 0.15, shop.z0, None, key=f"lamp-{bi}"), 0.0, None))
+    objects.extend(Timed(post, 0.0, None) for post in posts)
     crowd_rng = np.random.default_rng([seed, 11])
     for li in range(scenario.crowd.lingerers):
         seg = segments[int(crowd_rng.integers(len(segments)))]

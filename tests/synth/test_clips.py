@@ -114,6 +114,33 @@ def test_truth_follows_the_script(name: str) -> None:
         assert len({c for _, c, _, _ in got}) >= 3
 
 
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scripted_objects_are_in_view(name: str) -> None:
+    """Every scripted object is mostly in view while it stands there: the truth never holds a violation that
+    stands behind a lamp post (rainy-lane's stacked boxes did, 81 % hidden, and market-street-day's parked
+    bike 33 %, before the generator checked).
+
+    Measured on the renderer's own per-pixel object ids, half-way through each placement; people walking
+    past may cover it then, so the bar (60 % in view) is looser than the generator's 75 % for standing things.
+    """
+    plan = build_plan(SCENARIOS[name], size=(960, 540))  # as committed in sample_videos/
+    renderer = FrameRenderer(plan)
+    W, H = plan.size
+    for timed in plan.objects:
+        if not timed.placed.key.startswith("placement-"):
+            continue
+        t1 = plan.duration_s if timed.t1 is None else timed.t1
+        index = int((timed.t0 + t1) / 2 * plan.fps)
+        ids = np.full((H, W), -1, np.int32)
+        _, drawn = renderer._render(index, ids)
+        mine = next(d for d in drawn if d.placed.key == timed.placed.key)
+        # a row of stacks seen end-on hides itself: pixels of the same placement's other objects count as seen
+        group = [d.index for d in drawn if d.placed.key.rsplit("-", 1)[0] == timed.placed.key.rsplit("-", 1)[0]]
+        x0, y0, x1, y1 = (int(v) for v in mine.box_full)
+        seen = int(np.isin(ids[max(0, y0):y1, max(0, x0):x1], group).sum())
+        assert seen >= 0.6 * mine.full_px, f"{name}: {timed.placed.key} ({timed.placed.label}) only {seen / mine.full_px:.0%} in view"
+
+
 def test_short_stay_and_same_category_overlap() -> None:
     base = SCENARIOS["market-street-day"]
     scenario = Scenario(**{**base.model_dump(), "name": "overlap", "placements": [
