@@ -106,6 +106,33 @@ class Detections:
     def with_data(self, **arrays: np.ndarray) -> Detections:
         return replace(self, data={**self.data, **arrays})
 
+    def without_cross_class_duplicates(self, iou: float) -> Detections:
+        """Drop each box that overlaps a higher-scoring box of *another* class by more than ``iou``.
+
+        Class-aware NMS keeps one object read as two classes twice (stacked boxes also scored, lower, as a goods
+        display): two categories, two episodes, for one thing. Same-class boxes are left to the NMS before.
+
+        >>> d = Detections(xyxy=np.array([[0, 0, 10, 10], [0, 0, 10, 9], [20, 0, 30, 10]], np.float32),
+        ...                confidence=np.array([0.7, 0.3, 0.5], np.float32), class_id=np.array([0, 1, 1]),
+        ...                class_names=("stacked_materials", "goods_display"))
+        >>> d.without_cross_class_duplicates(0.8).confidence.tolist()
+        [0.699999988079071, 0.5]
+        """
+        if len(self) < 2 or iou >= 1.0:
+            return self
+        x1, y1, x2, y2 = self.xyxy.T
+        areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)
+        inter = ((np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1)).clip(0)
+                 * (np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1)).clip(0))
+        overlap = inter / (areas[:, None] + areas - inter + 1e-9)
+        keep = np.ones(len(self), bool)
+        for i in np.argsort(-self.confidence, kind="stable"):
+            if keep[i]:
+                dup = (overlap[i] > iou) & (self.class_id != self.class_id[i]) & (self.confidence <= self.confidence[i])
+                dup[i] = False
+                keep &= ~dup
+        return self if keep.all() else self[keep]
+
     @staticmethod
     def merge(items: Sequence[Detections]) -> Detections:
         items = [d for d in items if len(d)]

@@ -62,6 +62,11 @@ class ModelConfig(BaseModel):
         description="Minimum score per class name, overriding `conf` (e.g. {trash_bag: 0.4})",
     )
     iou: float = Field(0.7, ge=0.0, le=1.0, title="NMS IoU", description="IoU above which boxes of a class merge")
+    cross_class_iou: float = Field(
+        0.8, ge=0.0, le=1.0, title="Cross-class duplicate IoU",
+        description="A box overlapping a higher-scoring box of another class by more than this is the same object "
+        "read twice (stacked boxes also scored as goods) and is dropped; 1 keeps both",
+    )
     max_det: int = Field(300, ge=1, le=10000, title="Max detections", description="Per image, after NMS")
     device: str = Field("cpu", title="Device", description="cpu, cuda:0, ... (onnxruntime uses CUDA if available)")
     half: bool = Field(False, title="FP16", description="Half precision (GPU only, ultralytics backend)")

@@ -224,7 +224,7 @@ class OnnxRuntimeBackend:
             confidence=scores.astype(np.float32),
             class_id=cls.astype(np.int64),
             class_names=self.class_names,
-        )
+        ).without_cross_class_duplicates(self.cfg.cross_class_iou)
 
     # -- the call ------------------------------------------------------------------------------------
     def infer(self, images: Sequence[np.ndarray]) -> list[Detections]:

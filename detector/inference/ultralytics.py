@@ -68,7 +68,8 @@ class UltralyticsBackend:
         for r in results:
             d = Detections.from_ultralytics(r)
             d = Detections(xyxy=d.xyxy, confidence=d.confidence, class_id=d.class_id, class_names=self.class_names)
-            out.append(d[d.confidence >= self.thresholds[d.class_id]] if len(d) else d)
+            d = d[d.confidence >= self.thresholds[d.class_id]] if len(d) else d
+            out.append(d.without_cross_class_duplicates(self.cfg.cross_class_iou))
         return out
 
     def infer(self, images: Sequence[np.ndarray]) -> list[Detections]:

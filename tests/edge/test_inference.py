@@ -99,8 +99,9 @@ def test_mixed_sizes_come_back_in_original_pixels(ort_backend: OnnxRuntimeBacken
 @pytest.mark.shared
 def test_per_class_thresholds(coco_model: Path, ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray],
                               ort_results: list[Detections]) -> None:
-    base = ort_results
-    strict = load_backend(ModelConfig(path=str(coco_model), class_conf={"person": 0.7, "car": 0.99}))
+    # per-class thresholds alone: with cross-class suppression a dropped person would free the box it hid
+    base = load_backend(ModelConfig(path=str(coco_model), cross_class_iou=1.0)).infer(frames)
+    strict = load_backend(ModelConfig(path=str(coco_model), class_conf={"person": 0.7, "car": 0.99}, cross_class_iou=1.0))
     result = strict.infer(frames)
     names = ort_backend.class_names
     person, car = names.index("person"), names.index("car")
@@ -113,6 +114,21 @@ def test_per_class_thresholds(coco_model: Path, ort_backend: OnnxRuntimeBackend,
     assert sum(np.count_nonzero(b.class_id == person) for b in base) > sum(
         np.count_nonzero(r.class_id == person) for r in result
     )
+
+
+@pytest.mark.shared
+def test_cross_class_duplicates_are_dropped(coco_model: Path, frames: list[np.ndarray],
+                                            ort_results: list[Detections]) -> None:
+    """Default (0.8): no two boxes of different classes cover the same object; 1.0 keeps every box, so the
+    default result is the 1.0 result minus some lower-scoring boxes."""
+    both = load_backend(ModelConfig(path=str(coco_model), cross_class_iou=1.0)).infer(frames)
+    dropped = 0
+    for kept, every in zip(ort_results, both, strict=True):
+        rows = {(int(c), round(float(s), 4)) for c, s in zip(every.class_id, every.confidence, strict=True)}
+        assert {(int(c), round(float(s), 4)) for c, s in zip(kept.class_id, kept.confidence, strict=True)} <= rows
+        dropped += len(every) - len(kept)
+        assert len(kept.without_cross_class_duplicates(0.8)) == len(kept)  # nothing left to drop
+    assert dropped >= 1  # these frames hold such pairs (a person also scored as a horse or a bird)
 
 
 def test_onnxruntime_backend_does_not_import_torch() -> None:
