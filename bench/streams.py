@@ -132,7 +132,7 @@ def _thread_roles() -> dict[int, str]:
 
 def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = True, warmup_s: float = 8.0,
           window_s: float = 20.0, model: Path | None = None, camera_options: dict[str, Any] | None = None,
-          log: Any = print) -> dict[str, Any]:
+          imgsz: int | None = None, log: Any = print) -> dict[str, Any]:
     """Run the edge with ``n`` cameras for ``warmup_s + window_s``; per-camera timeliness and CPU.
 
     ``model``: another ONNX file than the shipped one (e.g. a dynamic-size twin, to see the rectangular
@@ -143,7 +143,7 @@ def probe(n: int, urls: list[str], *, gating: bool = True, keyframes: bool = Tru
 
     pt, onnx_path, shipped = model_files()
     del pt
-    imgsz = model_imgsz(onnx_path)
+    imgsz = imgsz or model_imgsz(onnx_path)  # default: the model's own operating size
     if model is not None:
         onnx_path, shipped = model.resolve(), False
     options = dict(camera_options or {})
@@ -365,13 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="ONNX file instead of the shipped model")
     parser.add_argument("--analysis-width", type=int, default=None, help="edge.yaml camera analysis_width")
     parser.add_argument("--decoder-threads", type=int, default=None, help="edge.yaml camera decoder_threads")
+    parser.add_argument("--imgsz", type=int, default=None, help="model input size (default: the model's own)")
     args = parser.parse_args(argv)
     camera_options = {k: v for k, v in (("analysis_width", args.analysis_width),
                                         ("decoder_threads", args.decoder_threads)) if v is not None}
     logging.basicConfig(level=logging.WARNING)
     clip = str(street_clip(args.gop, quiet=args.scene == "quiet"))
     result = probe(args.n, [clip], gating=not args.no_gating, keyframes=not args.no_keyframes,
-                   warmup_s=args.warmup, window_s=args.window, model=args.model, camera_options=camera_options)
+                   warmup_s=args.warmup, window_s=args.window, model=args.model, camera_options=camera_options,
+                   imgsz=args.imgsz)
     print(json.dumps(result))
     return 0
 
