@@ -5,7 +5,8 @@
 2. run the edge pipeline on the clips **as a subprocess** (``python -m detector edge --config
    var/demo/edge.yaml --exit-when-done``); if that fails (no trained model yet, a crash) say so in one line
    and replay the clips' ground truth (``NAME.truth.json``) as the edge would have sent it;
-3. play the operator (confirm most cases, reject one as a false positive) and the merchants (some fix in
+3. play the operator (reject the cases the clips' ground truth does not hold as false positives, or the least
+   confident one, said to be true, when there are none; confirm the rest) and the merchants (some fix in
    time through their link, some do not); move the clock past the deadlines so escalations happen;
 4. print the statistics, write ``var/demo/report.json``, and keep serving (unless ``--no-serve``).
 """
@@ -155,6 +156,16 @@ def _run_edge(edge_yaml: Path, key: str, model: Path, timeout_s: float, log_path
     return None
 
 
+def _truth_keys(clips: list[tuple[str, Path, Path, Path | None]]) -> set[tuple[str, str, str]]:
+    """(camera, zone, category) of every ground-truth episode of the clips (the camera id is the clip name)."""
+    keys = set()
+    for name, _video, _zones, truth_path in clips:
+        if truth_path is not None:
+            for ep in json.loads(truth_path.read_text()).get("episodes", []):
+                keys.add((name, ep["zone"], ep["category"]))
+    return keys
+
+
 def _replay_truth(http: httpx.Client, key: str, clips: list[tuple[str, Path, Path, Path | None]],
                   start: datetime) -> int:
     """Send each clip's ground-truth episodes as the edge would (started, then cleared when it ends)."""
@@ -297,16 +308,24 @@ def run_demo(*, host: str, port: int, serve: bool, videos: Path, workdir: Path, 
     detected = _all_cases(http, op, state="detected")
     if not detected:
         console.print("[yellow]no cases were detected[/yellow]")
-    rejected_id = None
-    if len(detected) > 1:
-        victim = min(detected, key=lambda c: (c["confidence"], c["id"]))
-        rejected_id = victim["id"]
-        http.post(f"/api/v1/cases/{rejected_id}/actions/reject", json={"note": "false positive (demo)"}, headers=op)
-    to_confirm = [c["id"] for c in detected if c["id"] != rejected_id]
+    # The operator rejects what the clips' ground truth does not hold (a real false positive); when every case
+    # is true, the least confident one is rejected anyway, and said to be, so the re-learning path shows.
+    truth = _truth_keys(clips)
+    false_ids = [c["id"] for c in detected if (c["camera"], c["zone"], c["category"]) not in truth]
+    rejected_ids = list(false_ids)
+    if not rejected_ids and len(detected) > 1:
+        rejected_ids = [min(detected, key=lambda c: (c["confidence"], c["id"]))["id"]]
+    for case_id in rejected_ids:
+        note = "false positive: not in the clip's ground truth (demo)" if false_ids else \
+            "rejected to show the false-positive path; the case is true (demo)"
+        http.post(f"/api/v1/cases/{case_id}/actions/reject", json={"note": note}, headers=op)
+    to_confirm = [c["id"] for c in detected if c["id"] not in rejected_ids]
     if to_confirm:
         r = http.post("/api/v1/cases/bulk/confirm", json={"case_ids": to_confirm, "note": "confirmed (demo)"},
                       headers=op).json()
-        console.print(f"confirmed {len(r['done'])} cases, rejected {1 if rejected_id else 0} as a false positive")
+        why = ("false positives (not in the clips' ground truth)" if false_ids else
+               "the least confident, to show that path: every case matches the clips' ground truth")
+        console.print(f"confirmed {len(r['done'])} cases, rejected {len(rejected_ids)}: {why}")
 
     # ---- the merchants: every other notified case is fixed through the link ---------------------
     console.rule("merchants")
