@@ -45,7 +45,8 @@ class CameraConfig(_Strict):
         "frame and keep the one nearest each analysis time")] = "auto"
     analysis_width: Annotated[int | None, Field(
         title="Analysis width", description="Scale wider pictures down to this width (aspect kept) while converting "
-        "them; the model, motion gate and evidence JPEGs see this picture. None: as decoded", ge=160, le=7680)] = None
+        "them; the model, motion gate and evidence JPEGs see this picture. Below the model's input size the model "
+        "runs at this width too (model.upscale off): a per-camera input size. None: as decoded", ge=160, le=7680)] = None
     decoder_threads: Annotated[int | None, Field(
         title="Decoder threads", description="Threads of this camera's decoder (0: ffmpeg decides). None: 1 for "
         "live cameras (many decoders share the cores), ffmpeg's choice for files read as fast as possible",

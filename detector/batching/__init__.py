@@ -111,8 +111,15 @@ class Batcher:
                 results[i] = AnalysedFrame(frame, self.last[frame.camera_id], inferred=False)
                 self.frames_skipped += 1
                 metrics.FRAMES_SKIPPED.labels(frame.camera_id).inc()
-        for start in range(0, len(due), self.max_batch):
-            chunk = due[start : start + self.max_batch]
+        # Frames that the backend letterboxes into the same canvas share a batch: a batch of mixed sizes goes
+        # into the largest canvas, so a camera run smaller on purpose (analysis_width 480 under a 640 model)
+        # would pay for the padding. A fixed-shape model (or a backend that does not say) has one canvas.
+        canvas = getattr(self.backend, "input_size", None)
+        groups: dict[object, list[int]] = {}
+        for i in due:
+            groups.setdefault(canvas([frames[i].image]) if canvas else None, []).append(i)
+        chunks = [g[s : s + self.max_batch] for g in groups.values() for s in range(0, len(g), self.max_batch)]
+        for chunk in chunks:
             t0 = time.perf_counter()
             detections = self.backend.infer([frames[i].image for i in chunk])
             metrics.INFERENCE_SECONDS.labels(self._label).observe(time.perf_counter() - t0)

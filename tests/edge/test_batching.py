@@ -39,6 +39,9 @@ class RecordingBackend:
         self.calls.append(len(images))
         return self.inner.infer(images)
 
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)  # input_size and the rest, as the real backend has them
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -70,14 +73,30 @@ class SlotCamera:
 
 def test_frames_of_many_cameras_go_in_batches_of_max_batch(backend: RecordingBackend) -> None:
     batcher = Batcher(backend, max_batch=2)
-    frames = [_frame(f"cam-{i}", 0.0, size=(320 + 64 * i, 240)) for i in range(5)]
+    frames = [_frame(f"cam-{i}", 0.0) for i in range(5)]
     results = batcher.infer(frames)
     assert backend.calls == [2, 2, 1]
     assert [r.frame.camera_id for r in results] == [f.camera_id for f in frames]
     assert all(r.inferred and len(r.detections) == 1 for r in results)
-    # each frame's boxes are in its own pixels: 640x640 letterbox of a (320+64i)x240 picture
-    widths = [r.detections.xyxy[0, 2] - r.detections.xyxy[0, 0] for r in results]
-    assert widths == pytest.approx([200 / (640 / (320 + 64 * i)) for i in range(5)])
+
+
+def test_frames_share_a_batch_per_canvas(model: Path, tmp_path: Path) -> None:
+    """A dynamic-size model letterboxes each batch into one canvas: cameras of two sizes (one run smaller on
+    purpose, 480 wide under a 640 model) get one batch per canvas, results in the input order. A fixed-shape
+    model has one canvas, so the same frames share batches (the other tests here)."""
+    from detector.inference.testing import write_fixed_output_model
+
+    dynamic = write_fixed_output_model(tmp_path / "dyn.onnx", [[100, 200, 300, 400, 0.9, 0]], ["bin"], dynamic_size=True)
+    backend = RecordingBackend(load_backend(ModelConfig(path=str(dynamic), imgsz=640)))
+    sizes = [(640, 360), (480, 270), (640, 360), (480, 270), (640, 360)]
+    frames = [_frame(f"cam-{i}", 0.0, size=size) for i, size in enumerate(sizes)]
+    results = Batcher(backend, max_batch=4).infer(frames)
+    assert backend.calls == [3, 2]
+    assert [r.frame.camera_id for r in results] == [f.camera_id for f in frames]
+    assert all(r.inferred and len(r.detections) == 1 for r in results)
+    fixed = RecordingBackend(load_backend(ModelConfig(path=str(model))))
+    Batcher(fixed, max_batch=4).infer(frames)
+    assert fixed.calls == [4, 1]
 
 
 def test_collect_takes_one_frame_per_camera_and_rotates(backend: RecordingBackend) -> None:
