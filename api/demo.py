@@ -158,12 +158,10 @@ def _run_edge(edge_yaml: Path, key: str, model: Path, timeout_s: float, log_path
 
 def _truth_keys(clips: list[tuple[str, Path, Path, Path | None]]) -> set[tuple[str, str, str]]:
     """(camera, zone, category) of every ground-truth episode of the clips (the camera id is the clip name)."""
-    keys = set()
-    for name, _video, _zones, truth_path in clips:
-        if truth_path is not None:
-            for ep in json.loads(truth_path.read_text()).get("episodes", []):
-                keys.add((name, ep["zone"], ep["category"]))
-    return keys
+    from detector.pipeline.evaluate import load_episodes
+
+    return {(name, ep["zone"], ep["category"]) for name, _video, _zones, truth_path in clips
+            if truth_path is not None for ep in load_episodes(truth_path)}
 
 
 def _replay_truth(http: httpx.Client, key: str, clips: list[tuple[str, Path, Path, Path | None]],

@@ -118,7 +118,7 @@ class Detections:
         >>> d.without_cross_class_duplicates(0.8).confidence.tolist()
         [0.699999988079071, 0.5]
         """
-        if len(self) < 2 or iou >= 1.0:
+        if len(self) < 2 or iou >= 1.0 or (self.class_id == self.class_id[0]).all():  # the common frame: one class
             return self
         x1, y1, x2, y2 = self.xyxy.T
         areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)

@@ -188,14 +188,25 @@ def sprite_box(cam: Camera, spec: ObjectSpec, x: float, z: float) -> tuple[float
 
     The box ignores occlusion and the frame edges (see `FrameRenderer.labelled_frame` for visible boxes).
     """
-    pr = project_placed(cam, Placed(spec, x, z, None))
+    placed = _sprite_at(cam, Placed(spec, x, z, None))
+    if placed is None:
+        return None
+    sprite, x0, y0, (u, v, _, _) = placed
+    sh, sw = sprite.shape[:2]
+    return x0, y0, x0 + sw, y0 + sh, u, v
+
+
+def _sprite_at(cam: Camera, p: Placed) -> tuple[np.ndarray, int, int, tuple[float, float, float, float]] | None:
+    """The drawn BGRA sprite of a standing object, its top-left pixel and its projection (u, v, height, depth).
+
+    The drawn sprite's own width counts (tight cropping can change the aspect), placed as `composite` draws it.
+    """
+    pr = project_placed(cam, p)
     if pr is None:
         return None
-    u, v, hpx, _ = pr
-    sprite = draw_spec(spec, round(hpx))  # the drawn sprite's own width (tight cropping can change the aspect)
+    sprite = draw_spec(p.spec, round(pr[2]))
     sh, sw = sprite.shape[:2]
-    x0, y0 = round(u - sw / 2), round(v - sh)
-    return x0, y0, x0 + sw, y0 + sh, u, v
+    return sprite, round(pr[0] - sw / 2), round(pr[1] - sh), pr
 
 
 _sprite_box = sprite_box  # the name other tests used before it was public
@@ -207,21 +218,19 @@ MAX_HIDDEN_SHARE = 0.25
 
 def hidden_share(cam: Camera, p: Placed, occluders: list[Placed]) -> float:
     """Share (0-1) of the sprite of ``p`` covered by the sprites of those ``occluders`` nearer the camera."""
-    pr = project_placed(cam, p)
-    if pr is None:
+    placed = _sprite_at(cam, p)
+    if placed is None:
         return 1.0
-    u, v, hpx, depth = pr
-    alpha = draw_spec(p.spec, round(hpx))[:, :, 3] > 127
+    sprite, x0, y0, (_, _, _, depth) = placed
+    alpha = sprite[:, :, 3] > 127
     sh, sw = alpha.shape
-    x0, y0 = round(u - sw / 2), round(v - sh)
     covered = np.zeros_like(alpha)
     for o in occluders:
-        po = project_placed(cam, o)
-        if po is None or po[3] >= depth or po[2] < 3:
+        front = _sprite_at(cam, o)
+        if front is None or front[3][3] >= depth or front[3][2] < 3:  # behind it, or too small to be drawn
             continue
-        other = draw_spec(o.spec, round(po[2]))
+        other, ox0, oy0, _ = front
         oh, ow = other.shape[:2]
-        ox0, oy0 = round(po[0] - ow / 2), round(po[1] - oh)
         ix0, iy0, ix1, iy1 = max(x0, ox0), max(y0, oy0), min(x0 + sw, ox0 + ow), min(y0 + sh, oy0 + oh)
         if ix1 > ix0 and iy1 > iy0:
             covered[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] |= other[iy0 - oy0:iy1 - oy0, ix0 - ox0:ix1 - ox0, 3] > 127
