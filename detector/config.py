@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from detector.inference import ModelConfig
 from detector.sources import DecodeOptions
+from detector.uplink.config import UplinkConfig
 from detector.yamlfile import read_yaml
 
 
@@ -65,24 +66,6 @@ class GatingConfig(_Strict):
     enabled: Annotated[bool, Field(title="Enabled", description="Skip inference on frames without motion")] = True
     threshold: Annotated[float, Field(title="Threshold", description="Fraction of changed pixels that counts as motion", ge=0, le=1)] = 0.003
     max_skip_s: Annotated[float, Field(title="Max skip", description="Run the model at least this often per camera (s)", gt=0)] = 10.0
-
-
-class UplinkConfig(_Strict):
-    retry_initial_s: Annotated[float, Field(title="First retry", description="Wait before the first retry of an "
-                                            "undelivered event (s); doubles with each failure, with jitter", gt=0, le=600)] = 1.0
-    retry_max_s: Annotated[float, Field(title="Longest retry wait", description="Cap on the retry wait (s): after "
-                                        "an outage, delivery resumes at most this long after the service is back",
-                                        gt=0, le=3600)] = 60.0
-    timeout_s: Annotated[float, Field(title="Request timeout", description="Seconds to wait for the service's answer",
-                                      gt=0, le=600)] = 15.0
-    batch_size: Annotated[int, Field(title="Batch size", description="Most JSON-only events per batch request",
-                                     ge=1, le=100)] = 50
-
-    @model_validator(mode="after")
-    def _initial_below_max(self) -> UplinkConfig:
-        if self.retry_initial_s > self.retry_max_s:
-            raise ValueError(f"retry_initial_s ({self.retry_initial_s}) is longer than retry_max_s ({self.retry_max_s})")
-        return self
 
 
 class EdgeConfig(_Strict):
