@@ -96,6 +96,14 @@ class Merchant(Base):
     offence_count: Mapped[int] = mapped_column(Integer, default=0, doc="Confirmed cases, all time")
     last_offence_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Registry fields (migration 0005, api/services/registry_import.py).
+    licence_number: Mapped[str | None] = mapped_column(String(100), doc="Business licence number")
+    phone: Mapped[str | None] = mapped_column(String(40), doc="Contact phone, E.164 (+8613800138000)")
+    road_id: Mapped[int | None] = mapped_column(ForeignKey("roads.id", name="fk_merchants_road_id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"),
+                                         doc="Inactive merchants stay on record but are not assigned new zones")
+    updated_at: Mapped[datetime | None]
+    road: Mapped[Road | None] = relationship()  # lazy: cases load merchants on the ingest path
 
 
 class Zone(Base):
@@ -277,6 +285,21 @@ class Evidence(Base):
     storage_key: Mapped[str | None] = mapped_column(String(200), doc="Relative path when stored in a directory")
     created_at: Mapped[datetime] = mapped_column(index=True)
     purged_at: Mapped[datetime | None]
+
+
+class RegistryImport(Base):
+    """One merchant-registry import: who, which file, what it changed (the registry's own audit trail)."""
+
+    __tablename__ = "registry_imports"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(150))
+    file_name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
 
 
 class MerchantToken(Base):
