@@ -86,13 +86,19 @@ class ClassMap:
             self._tables[class_names] = table
         return table
 
-    def apply(self, detections: Detections) -> Detections:
-        """Detections with ``data["category"]``, without the ``ignore`` ones."""
+    def apply(self, detections: Detections, keep_ignored: bool = False) -> Detections:
+        """Detections with ``data["category"]``, without the ``ignore`` ones unless ``keep_ignored``.
+
+        The rules keep them (category ``"ignore"``): a person or a car standing on a box read as a bag
+        outvotes and suppresses it, and hides what is behind it from the pixel check.
+        """
         if not len(detections):
             return detections.with_data(category=np.array([], dtype=object))
         categories = self.bind(tuple(detections.class_names))[detections.class_id]
-        keep = categories != IGNORE
-        return detections.with_data(category=categories)[keep]
+        categorised = detections.with_data(category=categories)
+        if keep_ignored:
+            return categorised
+        return categorised[categories != IGNORE]
 
 
 def classes_file_for(model_path: str | Path) -> Path:

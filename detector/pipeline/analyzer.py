@@ -40,10 +40,17 @@ class Episode:
     started_at: datetime | None = None
     confidence: float = 0.0
     evidence: list[str] = field(default_factory=list)
+    # what opened it, so a reviewer sees the object behind a (false) episode: the rules put it first
+    opened_class: str | None = None
+    opened_score: float | None = None
+    opened_box: list[float] | None = None  # normalised xyxy (0-1 of the frame)
 
     def as_json(self) -> dict[str, object]:
         return {"camera": self.camera, "zone": self.zone, "merchant": self.merchant, "category": self.category,
                 "start_s": round(self.start_s, 3), "end_s": None if self.end_s is None else round(self.end_s, 3),
+                "opened_class": self.opened_class,
+                "opened_score": None if self.opened_score is None else round(self.opened_score, 4),
+                "opened_box": None if self.opened_box is None else [round(v, 4) for v in self.opened_box],
                 "evidence": self.evidence}
 
 
@@ -81,8 +88,8 @@ class CameraAnalyzer:
         self.frames += 1
         if self.ring is not None:
             self.ring.push(frame.pts_s, frame.image)
-        categorised = self.classmap.apply(drop_ridden(detections, self.vehicle_classes))
-        episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size)
+        categorised = self.classmap.apply(drop_ridden(detections, self.vehicle_classes), keep_ignored=True)
+        episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size, image=frame.image)
         return [self._emit(e, frame) for e in episode_events]
 
     def _emit(self, ep: EpisodeEvent, frame: Frame) -> Emitted:
@@ -120,9 +127,15 @@ class CameraAnalyzer:
 
     def _record(self, ep: EpisodeEvent, eid: str, files: dict[str, Path]) -> None:
         if ep.type == EventType.STARTED:
-            self.episodes[eid] = Episode(camera=ep.camera, zone=ep.zone, merchant=ep.merchant, category=ep.category,
-                                         start_s=ep.started_t, started_at=ep.started_at, confidence=ep.confidence,
-                                         evidence=[str(p) for p in files.values()])
+            rec = Episode(camera=ep.camera, zone=ep.zone, merchant=ep.merchant, category=ep.category,
+                          start_s=ep.started_t, started_at=ep.started_at, confidence=ep.confidence,
+                          evidence=[str(p) for p in files.values()])
+            if len(ep.detections) and ep.frame_wh:
+                w, h = ep.frame_wh
+                rec.opened_class = str(ep.detections.names[0])
+                rec.opened_score = float(ep.detections.confidence[0])
+                rec.opened_box = [float(v) for v in np.clip(ep.detections.xyxy[0] / [w, h, w, h], 0, 1)]
+            self.episodes[eid] = rec
         elif eid in self.episodes:
             rec = self.episodes[eid]
             rec.confidence = max(rec.confidence, ep.confidence)

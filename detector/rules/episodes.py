@@ -17,6 +17,14 @@ reference (``last_seen - first_seen``), so only an object that stays put for ``d
 episode; a moving object leaves a trail of short-lived references that expire after ``grace_s``. The
 reference box is never moved to follow the object, so slow drift does not add up to dwell either.
 Missed detections (occlusion, a low-confidence frame) are tolerated for ``grace_s`` while pending.
+A detection with the same tracker id as a reference is that reference's object even where the boxes
+overlap less.
+
+Box overlap alone lets through things that are *in the zone* without staying (a pushchair pushed to and
+fro, a car creeping in traffic) and things the model cannot make up its mind about (a poster read as a bag,
+then goods). So under the default `RulePolicy` a reference also needs its pixels to stay the same, to win
+the class vote over its dwell, and its score to clear its class's floor; boxes of ``ignore`` classes
+(person, bench, ...) suppress lower-scoring violation boxes they overlap. See `detector.rules.policy`.
 
 Once active, any detection of the category in the zone counts as presence (the episode is about the
 place, not one object: a chair replaced by another chair is the same violation), and the episode clears
@@ -47,9 +55,11 @@ from datetime import datetime
 
 import numpy as np
 
+from detector.categories import IGNORE
 from detector.classmap import zone_categories
 from detector.detections import Detections
 from detector.events import EventType
+from detector.rules.policy import RulePolicy, box_crop, crop_change, grey_of
 from detector.zones.polygon import PolygonZone
 from detector.zones.schema import Zone, ZonesFile
 
@@ -96,7 +106,18 @@ class EpisodeEvent:
     ended_t: float | None
     ended_at: datetime | None
     confidence: float
-    detections: Detections  # the offending detections of the frame this event was decided on
+    detections: Detections  # the offending detections of the frame this event was decided on (started: opener first)
+    frame_wh: tuple[int, int] | None = None  # (width, height) of that frame
+
+
+@dataclass
+class FrameView:
+    """What every state of one zone sees of a frame besides its own category's detections."""
+
+    grey: np.ndarray | None  # grey frame for the pixel check (None: no image given)
+    xyxy: np.ndarray  # (N, 4) every detection of the frame that passed the score floors, ignore classes included
+    categories: np.ndarray  # (N,) their zone categories ("ignore" for ignore classes)
+    tracker_id: np.ndarray | None  # (N,) or None
 
 
 @dataclass
@@ -105,6 +126,21 @@ class _Ref:
     first_t: float
     first_wall: datetime
     last_t: float
+    tracks: set[int] = field(default_factory=set)  # tracker ids seen on it
+    anchor: np.ndarray | None = None  # grey crop it should keep looking like
+    previous: np.ndarray | None = None  # the crop of the last observation
+    still: int = 0  # observations that looked like the anchor
+    observed: int = 0
+    own_votes: int = 0  # frames in which the object at the box was read as this category
+    other_votes: int = 0  # ... as another category or an ignore class
+    index: int = -1  # which detection of this frame matched it (-1: none)
+
+    def still_share(self) -> float:
+        return self.still / self.observed if self.observed else 1.0
+
+    def vote_share(self) -> float:
+        votes = self.own_votes + self.other_votes
+        return self.own_votes / votes if votes else 1.0
 
 
 @dataclass
@@ -116,6 +152,7 @@ class EpisodeState:
     merchant: str | None
     category: str
     settings: RuleSettings
+    policy: RulePolicy = field(default_factory=RulePolicy.legacy)
     state: str = "idle"  # idle | pending | active
     refs: list[_Ref] = field(default_factory=list)
     started_t: float = 0.0
@@ -136,8 +173,11 @@ class EpisodeState:
             ended_at=self.last_seen_wall if ended else None, confidence=self.confidence, detections=dets,
         )
 
-    def update(self, present: Detections, t: float, wall: datetime) -> list[EpisodeEvent]:
-        """Feed this category's detections inside the zone at time ``t``; returns the events it causes."""
+    def update(self, present: Detections, t: float, wall: datetime, view: FrameView | None = None) -> list[EpisodeEvent]:
+        """Feed this category's detections inside the zone at time ``t``; returns the events it causes.
+
+        ``view`` (the whole frame's detections and a grey copy) feeds the class vote and the pixel check.
+        """
         s = self.settings
         if self.state == "active":
             if len(present):
@@ -157,22 +197,37 @@ class EpisodeState:
             return []
 
         # idle / pending: match detections to reference boxes of this run
+        for r in self.refs:
+            r.index = -1
         if len(present):
             iou = box_iou(present.xyxy, np.array([r.box for r in self.refs], np.float32).reshape(-1, 4))
+            tids = present.tracker_id
             for i in range(len(present)):
-                j = int(iou[i].argmax()) if iou.shape[1] else -1
-                if j >= 0 and iou[i, j] >= s.min_iou:
-                    self.refs[j].last_t = t
+                tid = int(tids[i]) if tids is not None else -1
+                same_track = [k for k, r in enumerate(self.refs) if tid >= 0 and tid in r.tracks]
+                j = same_track[0] if same_track else (int(iou[i].argmax()) if iou.shape[1] else -1)
+                if j >= 0 and (same_track or iou[i, j] >= s.min_iou):
+                    ref = self.refs[j]
+                    ref.last_t = t
                 else:
-                    self.refs.append(_Ref(box=present.xyxy[i].copy(), first_t=t, first_wall=wall, last_t=t))
+                    ref = _Ref(box=present.xyxy[i].copy(), first_t=t, first_wall=wall, last_t=t)
+                    self.refs.append(ref)
+                if ref.index < 0 or present.confidence[i] > present.confidence[ref.index]:
+                    ref.index = i
+                if tid >= 0:
+                    ref.tracks.add(tid)
         # references not seen for longer than the grace period are gone (moved on, or never stayed)
         self.refs = [r for r in self.refs if t - r.last_t <= s.grace_s]
+        if view is not None:
+            self._observe(view)
         self.state = "pending" if self.refs else "idle"
         if len(present):
             self.confidence = max(self.confidence, float(present.confidence.max()))
         elif not self.refs:
             self.confidence = 0.0
-        ready = [r for r in self.refs if r.last_t == t and r.last_t - r.first_t >= s.dwell_s]
+        p = self.policy
+        ready = [r for r in self.refs if r.last_t == t and r.last_t - r.first_t >= s.dwell_s
+                 and r.still_share() >= p.min_still_share and r.vote_share() >= p.min_vote_share]
         if not ready:
             return []
         first = min(ready, key=lambda r: r.first_t)
@@ -181,9 +236,46 @@ class EpisodeState:
         self.last_seen_t, self.last_seen_wall = t, wall
         self.last_update_t = t
         self.seq = 0
-        self.last_detections = present
+        # the object that opened the episode goes first: the analysis report names it
+        order = [first.index] + [i for i in range(len(present)) if i != first.index]
+        opened = present[np.array(order)]
+        self.last_detections = opened
         self.refs = []
-        return [self._event(EventType.STARTED, t, wall, present)]
+        return [self._event(EventType.STARTED, t, wall, opened)]
+
+    def _observe(self, view: FrameView) -> None:
+        """Class vote and pixel check of every reference on this frame."""
+        p = self.policy
+        if not self.refs:
+            return
+        boxes = np.array([r.box for r in self.refs], np.float32)
+        if p.min_vote_share > 0 and len(view.xyxy):
+            iou = box_iou(boxes, view.xyxy)
+            for k, r in enumerate(self.refs):
+                # this frame's reading of the object: its own track, else the detection overlapping it most
+                tracked = ([j for j in range(len(view.xyxy)) if int(view.tracker_id[j]) in r.tracks]
+                           if view.tracker_id is not None and r.tracks else [])
+                j = tracked[0] if tracked else int(iou[k].argmax())
+                if tracked or iou[k, j] >= p.vote_iou:
+                    if view.categories[j] == self.category:
+                        r.own_votes += 1
+                    else:
+                        r.other_votes += 1
+        if p.pixel_check and view.grey is not None:
+            for r in self.refs:
+                crop = box_crop(view.grey, r.box)
+                if crop is None:
+                    continue
+                if r.anchor is None:
+                    r.anchor = crop
+                r.observed += 1
+                if crop_change(crop, r.anchor) <= p.max_crop_change:
+                    r.still += 1
+                elif crop_change(crop, r.previous) <= p.max_crop_change:
+                    # two observations agree with each other but not with the anchor: the anchor frame was the
+                    # odd one out (someone passing in front of it) or the object has settled; look for this now
+                    r.anchor = crop
+                r.previous = crop
 
     def close_open(self) -> EpisodeEvent | None:
         """End of a finite run: forget the state; an active episode stays open (no cleared event)."""
@@ -203,11 +295,12 @@ class RuleEngine:
     """All zones × categories of one camera: categorised detections in, episode events out."""
 
     def __init__(self, zones: ZonesFile, camera: str | None = None, update_every_s: float | None = None,
-                 min_iou: float = 0.3) -> None:
+                 min_iou: float = 0.3, policy: RulePolicy | None = None) -> None:
         self.zones_file = zones
         self.camera = camera or zones.camera
         self.update_every_s = update_every_s
         self.min_iou = min_iou
+        self.policy = policy if policy is not None else RulePolicy()
         self._geometry: dict[tuple[str, tuple[int, int]], PolygonZone] = {}
         self.states: dict[tuple[str, str], EpisodeState] = {}
         self._settings = {z.id: self.settings_for(z) for z in zones.zones}
@@ -225,10 +318,37 @@ class RuleEngine:
             self._geometry[key] = pz
         return pz
 
-    def update(self, detections: Detections, t: float, wall: datetime, frame_wh: tuple[int, int]) -> list[EpisodeEvent]:
-        """``detections`` must carry ``data["category"]`` (see `detector.classmap.ClassMap.apply`)."""
+    def screen(self, detections: Detections) -> tuple[Detections, Detections]:
+        """(violation boxes the rules should consider, every box that passed its class's score floor).
+
+        Ignore-class boxes are never violations but stay in the second set: they vote and suppress.
+        """
+        categories = detections.data.get("category", np.full(len(detections), "", dtype=object))
+        is_ignore = categories == IGNORE
+        p = self.policy
+        keep = is_ignore | (detections.confidence >= p.score_floor(tuple(detections.class_names))[detections.class_id])
+        seen = detections[keep] if not keep.all() else detections
+        is_ignore = is_ignore[keep]
+        violation = ~is_ignore
+        if p.suppress_iou is not None and is_ignore.any() and violation.any():
+            iou = box_iou(seen.xyxy[violation], seen.xyxy[is_ignore])
+            stronger = seen.confidence[is_ignore][None, :] >= seen.confidence[violation][:, None]
+            violation[np.flatnonzero(violation)[((iou >= p.suppress_iou) & stronger).any(axis=1)]] = False
+        return seen[violation], seen
+
+    def update(self, detections: Detections, t: float, wall: datetime, frame_wh: tuple[int, int],
+               image: np.ndarray | None = None) -> list[EpisodeEvent]:
+        """``detections`` must carry ``data["category"]`` (see `detector.classmap.ClassMap.apply`; pass
+        ``keep_ignored=True`` so that ignore classes can vote and suppress). ``image`` (the frame, BGR or grey)
+        feeds the pixel check; without it the rules fall back to box overlap."""
         events: list[EpisodeEvent] = []
+        if len(detections) and "category" in detections.data:
+            detections, seen = self.screen(detections)
+        else:
+            seen = detections
         categories = detections.data.get("category", np.array([], dtype=object))
+        seen_categories = seen.data.get("category", np.array([], dtype=object))
+        grey = grey_of(image) if image is not None and self.policy.pixel_check and self._pending() else None
         for zone in self.zones_file.zones:
             inside = self.polygon(zone, frame_wh).trigger(detections) if len(detections) else np.zeros(0, bool)
             in_zone_cats = zone_categories(categories[inside], zone.merchant is not None) if len(detections) else categories
@@ -241,10 +361,23 @@ class RuleEngine:
                 if state is None:
                     if not len(present):
                         continue  # nothing ever seen: no state to keep
-                    state = EpisodeState(self.camera, zone.id, zone.merchant, cat, self._settings[zone.id])
+                    state = EpisodeState(self.camera, zone.id, zone.merchant, cat, self._settings[zone.id],
+                                         policy=self.policy)
                     self.states[key] = state
-                events.extend(state.update(present, t, wall))
+                    if grey is None and image is not None and self.policy.pixel_check:
+                        grey = grey_of(image)
+                view = None
+                if state.state != "active":
+                    view = FrameView(grey=grey, xyxy=seen.xyxy,
+                                     categories=zone_categories(seen_categories, zone.merchant is not None),
+                                     tracker_id=seen.tracker_id)
+                events.extend(state.update(present, t, wall, view))
+        for e in events:
+            e.frame_wh = frame_wh
         return events
+
+    def _pending(self) -> bool:
+        return any(s.state != "active" for s in self.states.values())
 
     def open_episodes(self) -> list[EpisodeState]:
         return [s for s in self.states.values() if s.state == "active"]
