@@ -92,6 +92,28 @@ class Settings(BaseSettings):
     notify_backoff_s: Annotated[float, Field(gt=0, description="First retry delay; doubles each attempt")] = 30.0
     notify_timeout_s: Annotated[float, Field(gt=0, description="Webhook request timeout")] = 5.0
 
+    # Merchant registry, city dispatch, reports (api/services/registry_import.py, api/dispatch.py, api/services/reports.py)
+    registry_max_rows: Annotated[int, Field(
+        gt=0, title="Registry import row limit", description="Most rows one registry import may hold")] = 50_000
+    registry_max_bytes: Annotated[int, Field(
+        gt=0, title="Registry import size limit", description="Largest registry file (CSV or XLSX) accepted")] = (
+        20 * 1024 * 1024)
+    registry_phone_region: Annotated[str, Field(
+        pattern=r"^[A-Z]{2}$", title="Phone region",
+        description="ISO country whose numbering plan reads phones written without +country (CN: 138 0013 8000)")] = "CN"
+    dispatch_webhook_url: Annotated[str | None, Field(
+        title="City dispatch webhook", description="Escalated cases are POSTed here (docs/DISPATCH.md); unset: off")] = None
+    dispatch_webhook_secret: Annotated[str | None, Field(
+        min_length=16, title="City dispatch secret",
+        description="HMAC-SHA256 key signing each dispatch body (X-Frontage-Signature header)")] = None
+    dispatch_at_level: Annotated[int | None, Field(
+        ge=1, le=3, title="Automatic dispatch level",
+        description="Escalations reaching this level are dispatched automatically; None: only by a supervisor")] = 1
+    report_cjk_font: Annotated[Path | None, Field(
+        title="CJK font for PDF reports",
+        description="TTF/OTF/TTC file for Chinese text in PDF reports; unset: the Debian font packages' paths are tried")] = (
+        None)
+
     def fix_deadline_for(self, category: str) -> float:
         return float(self.fix_deadlines_s.get(category, self.default_fix_deadline_s))
 
