@@ -21,7 +21,8 @@ from api.clock import Clock
 from api.core.config import Settings
 from api.db.session import make_engine, make_session_factory
 from api.metrics import Metrics
-from api.routes import admin, auth, cameras, cases, devices, events, health, merchants, models, registry, stats
+from api.routes import admin, auth, cameras, cases, devices, events, health, merchants, models, stats
+from api.routes import registry as registry_routes
 from api.scheduler import scheduler_loop
 from api.security import Passwords, SessionTokens, install_log_redaction
 from api.workflow import TransitionError
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                              "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]},
                             status_code=422)
 
-    for module in (health, auth, events, cases, cameras, devices, models, stats, admin, registry):
+    for module in (health, auth, events, cases, cameras, devices, models, stats, admin, registry_routes):
         app.include_router(module.router)
     app.include_router(merchants.staff_router)
     app.include_router(merchants.own_router, prefix="/api/v1/merchant")
