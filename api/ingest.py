@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from api.core.config import Settings
 from api.db.models import (
@@ -52,23 +52,28 @@ class IngestResult:
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 # The per-event lookups, built once: building a select() costs more CPU than running the cached statement.
-_DUPLICATE = (select(IngestedEvent.case_id, Case.state).outerjoin(Case, Case.id == IngestedEvent.case_id)
-              .where(IngestedEvent.idempotency_key == bindparam("key")))
-# Camera, the event's zone on it, whether this device reports for it, an earlier copy of this event and the
-# episode's row if it has one: one round trip instead of six (and no load of every camera of the device,
-# which `EdgeDevice.cameras` does).
+# Idempotency keys are the device's own (another device's key neither collides nor answers) and episode
+# ids the camera's own (an event touches only its camera's episodes): both are computable from public facts.
+_EARLIER = aliased(IngestedEvent)
+_EARLIER_CASE = aliased(Case)
+_DUPLICATE = (select(_EARLIER.case_id, _EARLIER_CASE.state, _EARLIER.payload)
+              .outerjoin(_EARLIER_CASE, _EARLIER_CASE.id == _EARLIER.case_id)
+              .where(_EARLIER.device_id == bindparam("device_id"), _EARLIER.idempotency_key == bindparam("key")))
+# Camera, the event's zone on it, whether this device reports for it, this device's earlier copy of this
+# event and the episode's row on this camera if it has one: one round trip instead of six (and no load of
+# every camera of the device, which `EdgeDevice.cameras` does).
 _TARGET = (select(Camera.id, Camera.road_id, Zone.id, Zone.merchant_id, Zone.forbid, DeviceCamera.device_id,
-                  select(IngestedEvent.case_id).where(IngestedEvent.idempotency_key == bindparam("key"))
-                  .scalar_subquery().label("duplicate_case_id"),
-                  select(Case.state).join(IngestedEvent, IngestedEvent.case_id == Case.id)
-                  .where(IngestedEvent.idempotency_key == bindparam("key")).scalar_subquery()
-                  .label("duplicate_state"),
-                  select(Episode.id).where(Episode.episode_id == bindparam("episode_id")).scalar_subquery()
-                  .label("episode_pk"))
+                  _EARLIER.case_id, _EARLIER_CASE.state, _EARLIER.payload,
+                  select(Episode.id).where(Episode.camera_id == Camera.id,
+                                           Episode.episode_id == bindparam("episode_id"))
+                  .scalar_subquery().label("episode_pk"))
            .select_from(Camera)
            .outerjoin(Zone, and_(Zone.camera_id == Camera.id, Zone.code == bindparam("zone")))
            .outerjoin(DeviceCamera, and_(DeviceCamera.camera_id == Camera.id,
                                          DeviceCamera.device_id == bindparam("device_id")))
+           .outerjoin(_EARLIER, and_(_EARLIER.device_id == bindparam("device_id"),
+                                     _EARLIER.idempotency_key == bindparam("key")))
+           .outerjoin(_EARLIER_CASE, _EARLIER_CASE.id == _EARLIER.case_id)
            .where(Camera.code == bindparam("camera")).limit(1))
 # A case row alone: its camera, zone, merchant and road are joined eagerly by default (the queue needs them),
 # ingest needs none of them (the workflow loads the merchant when it confirms).
@@ -95,11 +100,25 @@ class Target:
     episode_pk: int | None  # the row of the event's episode, if the episode is known
 
 
-def find_duplicate(session: Session, key: str) -> IngestResult | None:
-    row = session.execute(_DUPLICATE, {"key": key}).first()
-    if row is None:
-        return None
-    return IngestResult(case_id=row.case_id, state=row.state or "unknown", duplicate=True)
+def find_duplicate(session: Session, device: EdgeDevice, event: ViolationEvent) -> IngestResult | None:
+    """This device's earlier copy of the event, as the answer to repeat (`IngestError` 409 when the key
+    was used for other data)."""
+    row = session.execute(_DUPLICATE, {"device_id": device.id, "key": event.idempotency_key}).first()
+    return None if row is None else _repeat(event, *row)
+
+
+#: Fields a repeat may differ in: evidence (the edge resends an event without files that vanished from
+#: its disk or that the service refused), nothing else.
+_MAY_DIFFER = {"evidence"}
+
+
+def _repeat(event: ViolationEvent, case_id: int, state: str | None, payload: dict[str, Any]) -> IngestResult:
+    stored = {k: v for k, v in payload.items() if k not in _MAY_DIFFER}
+    if stored != event.model_dump(mode="json", exclude=_MAY_DIFFER):
+        # Answering "duplicate" would drop the new data without a word: refuse it instead.
+        raise IngestError(409, f"idempotency key '{event.idempotency_key}' was used before by this device for a "
+                               "different event; a repeat must carry the same data, new data needs a new key")
+    return IngestResult(case_id=case_id, state=state or "unknown", duplicate=True)
 
 
 def resolve_target(session: Session, device: EdgeDevice, event: ViolationEvent) -> Target:
@@ -109,15 +128,16 @@ def resolve_target(session: Session, device: EdgeDevice, event: ViolationEvent) 
                                     "key": event.idempotency_key, "episode_id": event.episode_id}).first()
     if row is None:
         raise IngestError(422, f"unknown camera '{event.camera}': register it (and its zones) first")
-    camera_id, road_id, zone_id, merchant_id, forbid, assigned, duplicate_case_id, duplicate_state, episode_pk = row
+    (camera_id, road_id, zone_id, merchant_id, forbid, assigned, duplicate_case_id, duplicate_state,
+     duplicate_payload, episode_pk) = row
     if assigned is None:
         raise IngestError(403, f"device '{device.name}' may not report for camera '{event.camera}'")
     if zone_id is None:
         raise IngestError(422, f"unknown zone '{event.zone}' on camera '{event.camera}'")
     if str(event.category) not in forbid:
         raise IngestError(422, f"category '{event.category}' is not forbidden in zone '{event.zone}'")
-    duplicate = None if duplicate_case_id is None else IngestResult(
-        case_id=duplicate_case_id, state=duplicate_state or "unknown", duplicate=True)
+    duplicate = None if duplicate_case_id is None else _repeat(event, duplicate_case_id, duplicate_state,
+                                                               duplicate_payload)
     return Target(camera_id=camera_id, road_id=road_id, zone_id=zone_id, merchant_id=merchant_id, forbid=forbid,
                   duplicate=duplicate, episode_pk=episode_pk)
 
@@ -146,23 +166,18 @@ def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, eve
     else:
         case = _open_case(session, settings, target, event)
         if case is None:
-            case = Case(state=CaseState.DETECTED.value, category=str(event.category), camera_id=target.camera_id,
-                        zone_id=target.zone_id, road_id=target.road_id, merchant_id=target.merchant_id,
-                        device_id=device.id,
-                        confidence=event.confidence, escalation_level=0, max_escalation_level=0,
-                        self_rectified=False, model_name=event.model.name, model_version=event.model.version,
-                        first_seen_at=event.started_at, last_seen_at=event.observed_at, created_at=now,
-                        updated_at=now)
-            session.add(case)
-            session.flush()
-            flow.audit(case, "created", f"episode {event.episode_id}, confidence {event.confidence:.2f}",
-                       None, CaseState.DETECTED.value)
+            case = flow.create_case(
+                category=str(event.category), camera_id=target.camera_id, zone_id=target.zone_id,
+                road_id=target.road_id, merchant_id=target.merchant_id, device_id=device.id,
+                confidence=event.confidence, model_name=event.model.name, model_version=event.model.version,
+                first_seen_at=event.started_at, last_seen_at=event.observed_at,
+                note=f"episode {event.episode_id}, confidence {event.confidence:.2f}")
             result.created = True
         else:
             flow.audit(case, "episode_attached", f"new episode {event.episode_id} started "
                        f"{event.started_at.isoformat()}")
             result.attached = True
-        episode = Episode(episode_id=event.episode_id, case_id=case.id, started_at=event.started_at,
+        episode = Episode(camera_id=target.camera_id, episode_id=event.episode_id, case_id=case.id, started_at=event.started_at,
                           last_observed_at=event.observed_at, last_seq=event.seq, max_confidence=event.confidence)
         session.add(episode)
         if (case.state == CaseState.MERCHANT_REPORTED_FIXED and case.fixed_reported_at is not None

@@ -54,6 +54,9 @@ TRANSITIONS: dict[CaseState, dict[Action, CaseState]] = {
     S.CLOSED: {},
 }
 
+#: The state every case starts in: the way into `TRANSITIONS` (`Workflow.create_case` is the one door).
+INITIAL_STATE = S.DETECTED
+
 MAX_LEVEL = 3
 LEVEL_NAMES = {1: "street", 2: "district", 3: "city"}
 ENFORCEMENT_LEVEL = {Role.ENFORCEMENT_STREET: 1, Role.ENFORCEMENT_DISTRICT: 2, Role.ENFORCEMENT_CITY: 3}
@@ -153,6 +156,21 @@ class Workflow:
         return handler(case, note)
 
     # ----- the transitions ---------------------------------------------------------------------
+    def create_case(self, *, category: str, camera_id: int, zone_id: int, road_id: int | None,
+                    merchant_id: int | None, device_id: int | None, confidence: float, model_name: str | None,
+                    model_version: str | None, first_seen_at: datetime, last_seen_at: datetime,
+                    note: str | None = None) -> Case:
+        """A new case in `INITIAL_STATE`, with its "created" audit row (flushed: it has its id)."""
+        case = Case(state=INITIAL_STATE.value, category=category, camera_id=camera_id, zone_id=zone_id,
+                    road_id=road_id, merchant_id=merchant_id, device_id=device_id, confidence=confidence,
+                    escalation_level=0, max_escalation_level=0, self_rectified=False, model_name=model_name,
+                    model_version=model_version, first_seen_at=first_seen_at, last_seen_at=last_seen_at,
+                    created_at=self.now, updated_at=self.now)
+        self.session.add(case)
+        self.session.flush()
+        self.audit(case, "created", note, None, INITIAL_STATE.value)
+        return case
+
     def confirm(self, case: Case, note: str | None = None, outcome: Outcome | None = None) -> Outcome:
         outcome = outcome or Outcome()
         self._move(case, Action.CONFIRM, note, outcome)

@@ -24,15 +24,35 @@ This module is imported by the case service too, so it must stay light: pydantic
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from detector.categories import Category
 
 SCHEMA_VERSION = 1
+
+#: Largest ``seq`` (the service keeps it in a 32-bit column; an episode has a handful of events).
+MAX_SEQ = 2**31 - 1
+#: Timestamps outside these years are refused: no camera frame is older, and near year 1 or 9999 an
+#: offset cannot even be converted to UTC (the database column) without overflowing.
+MIN_YEAR, MAX_YEAR = 1970, 2199
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    # PostgreSQL refuses NUL in text and the ids end up in logs and page titles: refuse them at the door.
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL, tab, newline, ...)")
+    return value
+
+
+#: Text of the contract: no control characters (the string's own limits are added where it is used).
+Text = Annotated[str, AfterValidator(_no_control_characters)]
 
 
 class EventType(StrEnum):
@@ -49,7 +69,7 @@ class EvidenceKind(StrEnum):
 
 
 class EvidenceRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="File part name in the upload")]
     kind: EvidenceKind
@@ -59,20 +79,21 @@ class EvidenceRef(BaseModel):
 
 
 class EventDetection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan off: an Infinity in a box is no position, and JSON columns cannot store it
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    class_name: Annotated[str, Field(max_length=64)]
+    class_name: Annotated[Text, Field(max_length=64)]
     category: Category
     score: Annotated[float, Field(ge=0.0, le=1.0)]
     box: Annotated[list[float], Field(min_length=4, max_length=4, description="xyxy, normalised 0-1 to the frame")]
-    track_id: int | None = None
+    track_id: Annotated[int | None, Field(ge=-(2**63), le=2**63 - 1)] = None
 
 
 class ModelInfo(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    name: Annotated[str, Field(max_length=100)]
-    version: Annotated[str, Field(max_length=100)]
+    name: Annotated[Text, Field(max_length=100)]
+    version: Annotated[Text, Field(max_length=100)]
     sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
 
 
@@ -91,17 +112,18 @@ class ViolationEvent(BaseModel):
     True
     """
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: Annotated[int, Field(ge=1, le=1000)] = SCHEMA_VERSION
     type: EventType
-    idempotency_key: Annotated[str, Field(min_length=8, max_length=200, description="Unique per event; repeats are no-ops")]
-    episode_id: Annotated[str, Field(min_length=8, max_length=100)]
-    seq: Annotated[int, Field(ge=0, description="0 for started, increasing within the episode")]
-    device_id: Annotated[str | None, Field(max_length=100)] = None
-    camera: Annotated[str, Field(min_length=1, max_length=100)]
-    zone: Annotated[str, Field(min_length=1, max_length=100)]
-    merchant: Annotated[str | None, Field(max_length=100)] = None
+    idempotency_key: Annotated[Text, Field(min_length=8, max_length=200, description="Unique per event of "
+                                           "one device; a repeat is a no-op, the same key with other data a 409")]
+    episode_id: Annotated[Text, Field(min_length=8, max_length=100, description="Unique per episode of one camera")]
+    seq: Annotated[int, Field(ge=0, le=MAX_SEQ, description="0 for started, increasing within the episode")]
+    device_id: Annotated[Text | None, Field(max_length=100)] = None
+    camera: Annotated[Text, Field(min_length=1, max_length=100)]
+    zone: Annotated[Text, Field(min_length=1, max_length=100)]
+    merchant: Annotated[Text | None, Field(max_length=100)] = None
     category: Category
     started_at: datetime
     observed_at: Annotated[datetime, Field(description="When this event's frame was taken")]
@@ -109,14 +131,21 @@ class ViolationEvent(BaseModel):
     confidence: Annotated[float, Field(ge=0.0, le=1.0, description="Highest detection score in the episode so far")]
     detections: Annotated[list[EventDetection], Field(max_length=200)] = []
     evidence: Annotated[list[EvidenceRef], Field(max_length=8)] = []
-    frame_size: Annotated[tuple[int, int] | None, Field(description="(width, height) of the camera frame")] = None
+    frame_size: Annotated[tuple[Annotated[int, Field(ge=0, le=1_000_000)], Annotated[int, Field(ge=0, le=1_000_000)]]
+                          | None, Field(description="(width, height) of the camera frame")] = None
     model: ModelInfo
 
     @field_validator("started_at", "observed_at", "ended_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("timestamps must carry a time zone (UTC recommended)")
+        if not MIN_YEAR <= value.year <= MAX_YEAR:  # checked before the conversion, which could overflow
+            raise ValueError(f"timestamps must lie in the years {MIN_YEAR} to {MAX_YEAR}")
+        if not MIN_YEAR <= value.astimezone(UTC).year <= MAX_YEAR:
+            raise ValueError(f"timestamps must lie in the years {MIN_YEAR} to {MAX_YEAR} (in UTC)")
         return value
 
     @classmethod

@@ -244,9 +244,14 @@ class CaseEvent(Base):
 
 
 class Episode(Base):
+    """One violation episode as its camera reports it; its id is unique on its camera only (an event may
+    touch episodes of its own camera, never another camera's of the same id)."""
+
     __tablename__ = "episodes"
+    __table_args__ = (UniqueConstraint("camera_id", "episode_id", name="uq_episodes_camera_episode"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    episode_id: Mapped[str] = mapped_column(String(100), unique=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", name="fk_episodes_camera_id"))
+    episode_id: Mapped[str] = mapped_column(String(100))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime]
     last_observed_at: Mapped[datetime]
@@ -256,16 +261,18 @@ class Episode(Base):
 
 
 class IngestedEvent(Base):
-    """Every accepted edge event, keyed by its idempotency key (a repeat is a no-op)."""
+    """Every accepted edge event, keyed by its device and idempotency key (a repeat is a no-op; keys are
+    the device's own: another device's key neither collides with nor reveals this one)."""
 
     __tablename__ = "ingested_events"
+    __table_args__ = (UniqueConstraint("device_id", "idempotency_key", name="uq_ingested_events_device_key"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     episode_id: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(30))
     seq: Mapped[int] = mapped_column(Integer)
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("edge_devices.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("edge_devices.id"))
     observed_at: Mapped[datetime]
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
@@ -135,6 +135,13 @@ def ingest_one(session: Session, settings: Settings, now_fn: Callable[[], Any], 
                 return ingest(session, settings, now_fn, device, event, files)
             with session.begin_nested():
                 return ingest(session, settings, now_fn, device, event, files)
+        except DataError as exc:
+            # The event's checks should have refused the value; the database is the last word, and a value
+            # it cannot hold is still the sender's fault: a 422 for this event, never a 500 for the batch.
+            if not savepoint:
+                session.rollback()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "value out of range"
+            raise IngestError(422, f"invalid event: the database cannot hold one of its values ({reason})") from None
         except (IntegrityError, StaleDataError, OperationalError) as exc:
             if isinstance(exc, OperationalError) and (savepoint or not _retryable(exc)):
                 # In a batch a deadlock is not undone by a savepoint (the other side waits on a lock an
@@ -143,7 +150,7 @@ def ingest_one(session: Session, settings: Settings, now_fn: Callable[[], Any], 
             if not savepoint:
                 session.rollback()
             if isinstance(exc, IntegrityError):
-                duplicate = find_duplicate(session, event.idempotency_key)
+                duplicate = find_duplicate(session, device, event)
                 if duplicate is not None:
                     return duplicate
             if attempt == INGEST_ATTEMPTS - 1:
