@@ -480,7 +480,7 @@ def registry_rows(session: Session) -> list[dict[str, str]]:
             select(Zone.code, Camera.code, Zone.merchant_id).join(Camera, Camera.id == Zone.camera_id)
             .where(Zone.merchant_id.is_not(None)).order_by(Camera.code, Zone.code)):
         zones[merchant_id].append(f"{camera_code}/{zone_code}")
-    road_names = dict(session.execute(select(Road.id, Road.name)).tuples().all())
+    road_names = {rid: name for rid, name in session.execute(select(Road.id, Road.name))}
     out = []
     for m in session.scalars(select(Merchant).order_by(Merchant.code)):
         out.append({"code": m.code, "name": m.name, "licence_number": m.licence_number or "", "phone": m.phone or "",
