@@ -2,7 +2,8 @@
 
 Records every request (idempotency key, evidence part names and sizes), answers like the real service
 (201 new, 200 repeat of a key), and can be told to fail (``fail_status``), to be slow (``delay_s``), to
-refuse given events (``refuse_keys``), or be stopped and started again on the same port. With
+refuse given events (``refuse_keys``; ``poison_keys``: also every batch that holds one), or be stopped
+and started again on the same port. With
 ``accept_batches`` it also serves ``POST /api/v1/events/batch`` (per-event results, like the service);
 without, that path is a 404, as on a service that predates it. Stdlib only (http.server in a thread).
 
@@ -52,6 +53,9 @@ class EventReceiver:
         self.delay_s = 0.0
         self.refuse_evidence: int | None = None  # answer this to any request that carries evidence files
         self.refuse_keys: dict[str, int] = {}  # idempotency key -> 4xx status to answer for that event
+        # idempotency key -> status for any request that carries that event, a whole batch included (as an
+        # older service answered 500 to a batch with one event it could not store)
+        self.poison_keys: dict[str, int] = {}
         self.accept_batches = False
         self.batch_posts = 0  # batch requests answered
         self.batch_sizes: list[int] = []
@@ -86,6 +90,10 @@ class EventReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if receiver.fail_status:
                     self._answer(receiver.fail_status, {"detail": "unavailable"})
+                    return
+                poison = next((status for key, status in receiver.poison_keys.items() if key.encode() in body), None)
+                if poison is not None:
+                    self._answer(poison, {"detail": "poisoned"})
                     return
                 if self.path == "/api/v1/events/batch" and receiver.accept_batches:
                     self._batch(body)

@@ -1,8 +1,9 @@
 """The sender thread: delivers outbox rows to ``{service_url}/api/v1/events`` (see `detector.events`).
 
-2xx -> sent; 4xx (but 408/429) -> parked as dead with the reason; 5xx, 408, 429 and network errors ->
-retried with capped exponential backoff and jitter (``base * 2**attempts``, at most ``max_backoff_s``,
-times a random factor in [0.5, 1]). One request at a time, oldest first.
+2xx -> sent; 4xx (but 408/429) -> parked as dead with the reason (the service called the event invalid
+or not this device's: resending it as it is cannot help); 5xx, 408, 429 and network errors -> retried
+with capped exponential backoff and jitter (``retry_initial_s * 2**attempts``, at most ``retry_max_s``,
+times a random factor in [0.5, 1]). One request at a time, oldest first. Settings: `UplinkConfig`.
 
 Batches: when more than one JSON-only event (no evidence files) is due in a row, they go together to
 ``{service_url}/api/v1/events/batch`` (at most ``batch_size`` per request), and the service's per-event
@@ -10,8 +11,11 @@ results are applied to each row exactly as single answers would be. An event wit
 goes alone as multipart, and keeps its place in the order (a run of JSON-only events is cut there). A
 service without the batch endpoint (404/405: an older version) is remembered for ``batch_retry_s`` and
 the events go one by one; a batch the service refuses as a whole (other 4xx) is also resent one by one,
-so that each event gets its own verdict. A batch that fails as a whole (5xx, network) is retried as a
-whole, with one backoff for all its events. Exactly-once still rests on the idempotency keys: a row is
+so that each event gets its own verdict. A batch answered 500 is resent one by one too: a 500 is this
+request breaking the service (an outage is a 503, or no answer), so one of its events may be one the
+service cannot take, and the others must not wait behind it; that one is then retried (or parked) on its
+own. A batch that fails as a whole otherwise (502/503/504, network) is retried as a whole, with one
+backoff for all its events. Exactly-once still rests on the idempotency keys: a row is
 marked sent only after a 2xx for that very event, and a batch whose answer was lost is sent again whole.
 """
 
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from detector.uplink.config import UplinkConfig
 from detector.uplink.outbox import Outbox, OutboxItem
 
 log = logging.getLogger("frontage.uplink")
@@ -38,21 +43,20 @@ BATCH_PATH = "/api/v1/events/batch"
 class Sender(threading.Thread):
     """Background delivery of an `Outbox`; `wake()` after a put, `drain()` to wait, `stop()` to end."""
 
-    def __init__(self, outbox: Outbox, service_url: str, device_key: str | None = None, *,
-                 timeout_s: float = 15.0, base_backoff_s: float = 1.0, max_backoff_s: float = 60.0,
-                 poll_s: float = 5.0, batch_size: int = 50, batch_retry_s: float = 3600.0) -> None:
+    def __init__(self, outbox: Outbox, service_url: str, device_key: str | None = None,
+                 config: UplinkConfig | None = None, *, poll_s: float = 5.0, batch_retry_s: float = 3600.0) -> None:
+        """``config``: the user's ``uplink:`` settings (defaults when None). ``poll_s``: how often an idle
+        sender looks at the outbox without a `wake`; ``batch_retry_s``: how long a service found without
+        the batch endpoint is taken to lack it. Neither is a user setting: tests shorten them."""
         super().__init__(name="frontage-uplink", daemon=True)
         self.outbox = outbox
+        self.config = config or UplinkConfig()
         self.url = service_url.rstrip("/") + EVENTS_PATH
         self.batch_url = service_url.rstrip("/") + BATCH_PATH
-        self.batch_size = max(1, min(batch_size, 100))  # the service takes at most 100 per request
         self.batch_retry_s = batch_retry_s
         self._no_batch_until = 0.0  # monotonic time until which the service is taken to lack the batch endpoint
         self.batches = 0  # batch requests answered 200
         self.headers = {"Authorization": f"Bearer {device_key}"} if device_key else {}
-        self.timeout_s = timeout_s
-        self.base_backoff_s = base_backoff_s
-        self.max_backoff_s = max_backoff_s
         self.poll_s = poll_s
         self._stop_evt = threading.Event()
         self._wake_evt = threading.Event()
@@ -80,12 +84,13 @@ class Sender(threading.Thread):
         return self.outbox.depth() == 0
 
     def backoff(self, attempts: int) -> float:
-        return min(self.max_backoff_s, self.base_backoff_s * 2 ** min(attempts, 20)) * random.uniform(0.5, 1.0)
+        cfg = self.config
+        return min(cfg.retry_max_s, cfg.retry_initial_s * 2 ** min(attempts, 20)) * random.uniform(0.5, 1.0)
 
     def run(self) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
+        with httpx.Client(timeout=self.config.timeout_s) as client:
             while not self._stop_evt.is_set():
-                items = self.outbox.due(limit=max(20, self.batch_size))
+                items = self.outbox.due(limit=max(20, self.config.batch_size))
                 for group in self.plan(items):
                     if self._stop_evt.is_set():
                         return
@@ -117,7 +122,7 @@ class Sender(threading.Thread):
                 run = []
                 continue
             run.append(item)
-            if len(run) == self.batch_size:
+            if len(run) == self.config.batch_size:
                 groups.append(run)
                 run = []
         groups.extend([run] if run else [])
@@ -157,6 +162,11 @@ class Sender(threading.Thread):
                     self._verdict(item, code, str(result.get("error") or ""))
             self.outbox.mark_sent_many(delivered)
             self.sent += len(delivered)
+            return
+        if status == 500:
+            log.warning("batch of %d events broke the service (HTTP 500: %s); sending them one by one", len(items),
+                        resp.text[:200])
+            self._one_by_one(client, items)
             return
         if 400 <= status < 500 and status not in (408, 429):
             # the batch as a whole was refused (too large, malformed, ...): each event gets its own verdict

@@ -12,6 +12,7 @@ from api.main import create_app
 from detector.categories import Category
 from detector.events import EventType
 from detector.uplink import Outbox, Sender
+from detector.uplink.config import UplinkConfig
 
 BATCH = "/api/v1/events/batch"
 
@@ -125,7 +126,8 @@ def test_edge_uplink_delivers_batches_to_the_real_service(database_url, tmp_path
         events.append(event(w.cam_a, w.zone_a, type=EventType.UPDATED, seq=1, started_at=t0, confidence=0.9))
         for ev in events:
             box.put(ev)
-        sender = Sender(box, server.url, w.tokens["edge_x"], base_backoff_s=0.05, max_backoff_s=0.3, poll_s=0.2)
+        sender = Sender(box, server.url, w.tokens["edge_x"], UplinkConfig(retry_initial_s=0.05, retry_max_s=0.3),
+                        poll_s=0.2)
         sender.start()
         try:
             assert sender.drain(30)

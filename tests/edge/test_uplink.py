@@ -16,6 +16,7 @@ import pytest
 
 from detector.events import EventType, EvidenceKind, EvidenceRef, ModelInfo, ViolationEvent
 from detector.uplink import Outbox, Sender
+from detector.uplink.config import UplinkConfig
 from detector.uplink.receiver import EventReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +47,13 @@ def receiver():
     r.stop()
 
 
-def fast_sender(box: Outbox, url: str) -> Sender:
-    return Sender(box, url, "key-123", base_backoff_s=0.05, max_backoff_s=0.3, poll_s=0.2, timeout_s=3)
+#: Retries in tenths of a second instead of seconds: outages in these tests last a moment.
+FAST = UplinkConfig(retry_initial_s=0.05, retry_max_s=0.3, timeout_s=3)
+
+
+def fast_sender(box: Outbox, url: str, **settings: float) -> Sender:
+    """A sender with `FAST` settings (``settings`` override single fields)."""
+    return Sender(box, url, "key-123", UplinkConfig(**{**FAST.model_dump(), **settings}), poll_s=0.2)
 
 
 def test_service_down_then_back_delivers_each_once(tmp_path: Path, receiver: EventReceiver) -> None:
@@ -126,6 +132,7 @@ _CHILD = textwrap.dedent("""
     from datetime import UTC, datetime, timedelta
     from detector.events import EventType, ModelInfo, ViolationEvent
     from detector.uplink import Outbox, Sender
+    from detector.uplink.config import UplinkConfig
     db, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     box = Outbox(db)
     t0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
@@ -135,7 +142,7 @@ _CHILD = textwrap.dedent("""
             category="exposed_garbage", started_at=t, observed_at=t, confidence=0.7,
             model=ModelInfo(name="test", version="1")))
     print("queued", flush=True)
-    sender = Sender(box, url, base_backoff_s=0.05, max_backoff_s=0.3, poll_s=0.2)
+    sender = Sender(box, url, config=UplinkConfig(retry_initial_s=0.05, retry_max_s=0.3), poll_s=0.2)
     sender.start()
     ok = sender.drain(60)
     sender.stop()

@@ -45,8 +45,7 @@ def test_json_runs_go_in_batches_and_evidence_alone_in_order(tmp_path: Path, rec
         ev, files = with_frame(tmp_path, i) if i == 3 else (event(i), None)
         assert box.put(ev, files)
         keys.append(ev.idempotency_key)
-    sender = fast_sender(box, receiver.url)
-    sender.batch_size = 4
+    sender = fast_sender(box, receiver.url, batch_size=4)
     drain(sender)
     assert receiver.batch_sizes == [3, 4, 3]  # e0-e2 | e3 alone (multipart) | e4-e7 | e8-e10
     assert [p.key for p in receiver.posts] == keys  # the outbox order, evidence event included
@@ -81,7 +80,7 @@ def test_lost_batch_answer_is_resent_and_stays_exactly_once(tmp_path: Path, rece
     for i in range(6):
         box.put(event(i))
     receiver.delay_s = 0.6  # longer than the sender's timeout: the service stores the batch, the answer is lost
-    sender = Sender(box, receiver.url, "key-123", base_backoff_s=0.05, max_backoff_s=0.3, poll_s=0.2, timeout_s=0.3)
+    sender = fast_sender(box, receiver.url, timeout_s=0.3)
     sender.start()
     try:
         assert wait_for(lambda: sender.failures >= 6 and receiver.batch_posts >= 1)
@@ -127,3 +126,42 @@ def test_5xx_on_a_batch_retries_every_event_of_it(tmp_path: Path, receiver: Even
     # one backoff for the whole failed batch: its events come due together and go again as one batch
     # (per-row jitter used to splinter them into single requests)
     assert receiver.batch_sizes == [4] and receiver.total_posts == 4 and box.counts()["sent"] == 4
+
+
+def test_sender_takes_the_edge_yaml_uplink_settings_whole(tmp_path: Path) -> None:
+    from detector.config import EdgeConfig
+    from detector.uplink.config import UplinkConfig
+
+    assert EdgeConfig.model_fields["uplink"].annotation is UplinkConfig  # one class, beside the sender
+    box = Outbox(tmp_path / "outbox.db")
+    for i in range(7):
+        box.put(event(i))
+    sender = Sender(box, "http://127.0.0.1:9", "key-123", UplinkConfig(batch_size=3, retry_initial_s=2,
+                                                                      retry_max_s=4))
+    assert [len(g) for g in sender.plan(box.due())] == [3, 3, 1]
+    assert all(1.0 <= sender.backoff(attempts) <= 4.0 for attempts in range(6))
+
+
+def test_a_batch_that_breaks_the_service_goes_one_by_one_and_the_rest_lands(tmp_path: Path,
+                                                                          receiver: EventReceiver) -> None:
+    """An older service answered 500 to a whole batch for one event it could not store: the edge retried
+    the batch for ever and nothing of it landed. Now a 500 splits it; the bad event waits (or is parked
+    once the service calls it invalid) on its own."""
+    box = Outbox(tmp_path / "outbox.db")
+    events = [event(i) for i in range(5)]
+    for ev in events:
+        box.put(ev)
+    bad = events[2].idempotency_key
+    receiver.poison_keys = {bad: 500}
+    sender = fast_sender(box, receiver.url)
+    sender.start()
+    try:
+        assert wait_for(lambda: box.counts()["sent"] == 4)
+        assert box.depth() == 1 and box.counts()["dead"] == 0  # a 500 alone: retried, not dropped
+        receiver.poison_keys = {bad: 422}  # the fixed service says what is wrong with it
+        assert wait_for(lambda: box.counts()["dead"] == 1)
+    finally:
+        sender.stop()
+    ((key, reason),) = box.dead()
+    assert key == bad and reason.startswith("HTTP 422")
+    assert receiver.unique_keys == {e.idempotency_key for e in events} - {bad}
