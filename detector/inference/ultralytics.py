@@ -12,10 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from detector.detections import Detections
-from detector.inference import InferenceError, ModelConfig, file_sha256, metadata_imgsz
+from detector.inference.config import ModelConfig, UltralyticsOptions
+from detector.inference.modelfile import file_sha256, metadata_imgsz
+from detector.inference.protocol import InferenceError, first_line
+from detector.inference.yolo import canvas_size
 
 
 class UltralyticsBackend:
+    """``ultralytics.YOLO``: torch for .pt (the training stack), or its own loaders for exports."""
+
     backend = "ultralytics"
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -30,8 +35,7 @@ class UltralyticsBackend:
         try:
             self.model = YOLO(str(path), task="detect")
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InferenceError(f"cannot load model {path}: {first[:200]}") from None
+            raise InferenceError(f"cannot load model {path}: {first_line(exc)}") from None
         names = self.model.names
         model_names = tuple(names[i] for i in sorted(names)) if isinstance(names, dict) else tuple(names)
         self.class_names = tuple(cfg.class_names) if cfg.class_names else model_names
@@ -45,7 +49,8 @@ class UltralyticsBackend:
         # Static-shape exports (ONNX/OpenVINO with batch 1) cannot take a list in one run.
         self.static_batch = path.suffix.lower() == ".onnx" or path.is_dir()
         self.max_batch = cfg.max_batch
-        self.half = cfg.half and cfg.device.startswith("cuda")
+        options = cfg.backend if isinstance(cfg.backend, UltralyticsOptions) else UltralyticsOptions()
+        self.half = options.half and cfg.device.startswith("cuda")
         # the size the model was trained at unless the config says otherwise (ultralytics' own default is 640)
         train_args = ckpt.get("train_args") or {}
         overrides = getattr(self.model, "overrides", None) or {}
@@ -55,6 +60,11 @@ class UltralyticsBackend:
         if isinstance(trained, (list, tuple)):
             trained = max(trained)
         self.imgsz = cfg.imgsz or (trained if isinstance(trained, int) else None) or 640
+
+    def input_size(self, images: Sequence[np.ndarray]) -> tuple[int, int]:
+        """(H, W) ultralytics' letterbox gives these frames (rectangular, stride 32, long side ``imgsz``)."""
+        return canvas_size([im.shape[:2] for im in images], self.imgsz, 32, rect=not self.static_batch,
+                           upscale=self.cfg.upscale)
 
     def _predict(self, images: list[np.ndarray]) -> list[Detections]:
         imgsz = self.imgsz

@@ -41,7 +41,7 @@ def frames(shared_dir: Path) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def ort_backend(coco_model: Path) -> OnnxRuntimeBackend:
-    backend = load_backend(ModelConfig(path=str(coco_model)))
+    backend = load_backend(ModelConfig(path=str(coco_model), backend="onnxruntime"))
     assert isinstance(backend, OnnxRuntimeBackend)
     return backend
 
@@ -100,8 +100,9 @@ def test_mixed_sizes_come_back_in_original_pixels(ort_backend: OnnxRuntimeBacken
 def test_per_class_thresholds(coco_model: Path, ort_backend: OnnxRuntimeBackend, frames: list[np.ndarray],
                               ort_results: list[Detections]) -> None:
     # per-class thresholds alone: with cross-class suppression a dropped person would free the box it hid
-    base = load_backend(ModelConfig(path=str(coco_model), cross_class_iou=1.0)).infer(frames)
-    strict = load_backend(ModelConfig(path=str(coco_model), class_conf={"person": 0.7, "car": 0.99}, cross_class_iou=1.0))
+    base = load_backend(ModelConfig(path=str(coco_model), backend="onnxruntime", cross_class_iou=1.0)).infer(frames)
+    strict = load_backend(ModelConfig(path=str(coco_model), backend="onnxruntime",
+                                     class_conf={"person": 0.7, "car": 0.99}, cross_class_iou=1.0))
     result = strict.infer(frames)
     names = ort_backend.class_names
     person, car = names.index("person"), names.index("car")
@@ -121,7 +122,7 @@ def test_cross_class_duplicates_are_dropped(coco_model: Path, frames: list[np.nd
                                             ort_results: list[Detections]) -> None:
     """Default (0.8): no two boxes of different classes cover the same object; 1.0 keeps every box, so the
     default result is the 1.0 result minus some lower-scoring boxes."""
-    both = load_backend(ModelConfig(path=str(coco_model), cross_class_iou=1.0)).infer(frames)
+    both = load_backend(ModelConfig(path=str(coco_model), backend="onnxruntime", cross_class_iou=1.0)).infer(frames)
     dropped = 0
     for kept, every in zip(ort_results, both, strict=True):
         rows = {(int(c), round(float(s), 4)) for c, s in zip(every.class_id, every.confidence, strict=True)}
@@ -135,7 +136,9 @@ def test_onnxruntime_backend_does_not_import_torch() -> None:
     code = (
         "import sys\n"
         "import detector.inference.onnx, detector.inference, detector.batching, detector.sources.live, "
-        "detector.tracking, detector.gating, detector.metrics\n"
+        "detector.tracking, detector.gating, detector.metrics, detector.inference.autoselect\n"
+        "from detector.inference.autoselect import sample_frames\n"
+        "sample_frames(1)\n"  # auto-selection's street scene comes from detector.synth: no torch there either
         "bad = sorted(m for m in ('torch', 'ultralytics', 'torchvision') if m in sys.modules)\n"
         "print(','.join(bad) or 'clean')\n"
     )
@@ -149,9 +152,31 @@ def test_bad_model_files(tmp_path: Path) -> None:
         load_backend(ModelConfig(path=str(tmp_path / "missing.onnx")))
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"definitely not protobuf")
-    with pytest.raises(InferenceError) as info:
-        load_backend(ModelConfig(path=str(broken)))
-    assert str(info.value).startswith(f"cannot load model {broken}") and "\n" not in str(info.value)
+    for backend in ("auto", "onnxruntime", "openvino"):
+        if backend == "openvino":
+            pytest.importorskip("openvino", reason="the OpenVINO runtime is the `openvino` extra")
+        with pytest.raises(InferenceError) as info:
+            load_backend(ModelConfig(path=str(broken), backend={"type": backend, **(
+                {"cache_file": str(tmp_path / "engines.json")} if backend == "auto" else {})}))
+        assert str(info.value).startswith(f"cannot load model {broken}") and "\n" not in str(info.value)
+
+
+def test_opencv_nms_keeps_what_the_numpy_nms_kept() -> None:
+    """cv2.dnn.NMSBoxesBatched replaced the numpy loop: the same boxes, in the same order, on crowded
+    random scenes of several classes (ties broken by index in both)."""
+    from detector.inference.yolo import nms_class_aware, nms_class_aware_numpy
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n = int(rng.integers(1, 300))
+        xy = rng.uniform(0, 600, (n, 2)).astype(np.float32)
+        boxes = np.concatenate([xy, xy + rng.uniform(5, 120, (n, 2)).astype(np.float32)], axis=1)
+        scores = rng.uniform(0.25, 1.0, n).astype(np.float32)
+        classes = rng.integers(0, 4, n)
+        for iou, max_det in ((0.7, 300), (0.45, 300), (0.7, 5)):
+            assert nms_class_aware(boxes, scores, classes, iou, max_det).tolist() == \
+                nms_class_aware_numpy(boxes, scores, classes, iou, max_det).tolist()
+    assert nms_class_aware(np.zeros((0, 4), np.float32), np.zeros(0), np.zeros(0), 0.7, 300).tolist() == []
 
 
 # -- end-to-end output ([B, 300, 6]) on a tiny generated model ----------------------------------------
@@ -169,7 +194,7 @@ def e2e_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_end_to_end_output_decoding(e2e_model: Path) -> None:
-    backend = load_backend(ModelConfig(path=str(e2e_model), conf=0.25))
+    backend = load_backend(ModelConfig(path=str(e2e_model), backend="onnxruntime", conf=0.25))
     assert backend.class_names == ("trash_bag", "chair") and backend.version == "test-1"
     assert isinstance(backend, OnnxRuntimeBackend) and backend.fixed_batch is None
     wide = np.zeros((720, 1280, 3), np.uint8)  # gain 0.5, 140 px bars top and bottom
@@ -179,7 +204,7 @@ def test_end_to_end_output_decoding(e2e_model: Path) -> None:
     np.testing.assert_allclose(d_wide.xyxy[0], [200, 120, 600, 520])
     np.testing.assert_allclose(d_square.xyxy[0], [50, 100, 150, 200])
     assert d_wide.confidence.tolist() == pytest.approx([0.9, 0.5])
-    strict = load_backend(ModelConfig(path=str(e2e_model), class_conf={"trash_bag": 0.6}))
+    strict = load_backend(ModelConfig(path=str(e2e_model), backend="onnxruntime", class_conf={"trash_bag": 0.6}))
     assert strict.infer([square])[0].names.tolist() == ["chair"]
 
 
@@ -190,8 +215,8 @@ def test_dynamic_size_model_gets_the_smallest_rectangle(tmp_path: Path) -> None:
 
     path = write_fixed_output_model(tmp_path / "dyn.onnx", [[100, 200, 300, 300, 0.9, 1]], ["trash_bag", "chair"],
                                     imgsz=640, dynamic_size=True)
-    backend = load_backend(ModelConfig(path=str(path)))
-    upscaling = load_backend(ModelConfig(path=str(path), upscale=True))
+    backend = load_backend(ModelConfig(path=str(path), backend="onnxruntime"))
+    upscaling = load_backend(ModelConfig(path=str(path), backend="onnxruntime", upscale=True))
     assert isinstance(backend, OnnxRuntimeBackend) and backend.fixed_hw is None and backend.imgsz == 640
     wide = np.zeros((720, 1280, 3), np.uint8)
     assert backend.input_size([wide]) == (384, 640)  # 640x360 + 12 px bars, not 640x640
@@ -202,7 +227,7 @@ def test_dynamic_size_model_gets_the_smallest_rectangle(tmp_path: Path) -> None:
     d_wide, d_square = upscaling.infer([wide, np.zeros((320, 320, 3), np.uint8)])
     np.testing.assert_allclose(d_wide.xyxy[0], [200, 120, 600, 320])
     np.testing.assert_allclose(d_square.xyxy[0], [50, 100, 150, 150])
-    square = load_backend(ModelConfig(path=str(path), rect=False, imgsz=320))
+    square = load_backend(ModelConfig(path=str(path), backend="onnxruntime", rect=False, imgsz=320))
     assert square.input_size([wide]) == (320, 320)
     # by default a frame smaller than the input size is not enlarged: it runs at its own size
     small = np.zeros((270, 480, 3), np.uint8)
@@ -210,3 +235,25 @@ def test_dynamic_size_model_gets_the_smallest_rectangle(tmp_path: Path) -> None:
     assert upscaling.input_size([small]) == (384, 640)
     (d_small,) = backend.infer([small])
     np.testing.assert_allclose(d_small.xyxy[0], [100, 200 - 9, 300, 270])  # 9 px bars, gain 1, clipped to the frame
+
+
+def test_openvino_shares_the_decoding(e2e_model: Path, tmp_path: Path) -> None:
+    """The OpenVINO engine reads the .onnx and its metadata itself and decodes exactly as ONNX Runtime does
+    (a fixed-output model leaves nothing to the runtime's arithmetic)."""
+    pytest.importorskip("openvino", reason="the OpenVINO runtime is the `openvino` extra")
+    from detector.inference.openvino import OpenVinoBackend
+    from detector.inference.testing import write_fixed_output_model
+
+    dynamic = write_fixed_output_model(tmp_path / "dyn.onnx", [[100, 200, 300, 300, 0.9, 1]], ["trash_bag", "chair"],
+                                       imgsz=640, dynamic_size=True)
+    frames = [np.zeros((720, 1280, 3), np.uint8), np.zeros((320, 320, 3), np.uint8), np.zeros((270, 480), np.uint8)]
+    for model in (e2e_model, dynamic):
+        ort_backend = load_backend(ModelConfig(path=str(model), backend="onnxruntime", max_batch=2))
+        ov_backend = load_backend(ModelConfig(path=str(model), backend={"type": "openvino", "hint": "f32"}, max_batch=2))
+        assert isinstance(ov_backend, OpenVinoBackend) and ov_backend.backend == "openvino"
+        for attr in ("class_names", "version", "sha256", "imgsz", "max_batch", "fixed_hw", "end2end"):
+            assert getattr(ov_backend, attr) == getattr(ort_backend, attr), attr
+        assert ov_backend.input_size(frames) == ort_backend.input_size(frames)
+        for a, b in zip(ort_backend.infer(frames), ov_backend.infer(frames), strict=True):
+            np.testing.assert_array_equal(a.xyxy, b.xyxy)
+            np.testing.assert_array_equal(a.class_id, b.class_id)

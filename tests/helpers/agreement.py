@@ -1,24 +1,5 @@
-"""Do two backends find the same things? Shared by the backend-agreement tests."""
+"""Do two backends find the same things? The check lives with the engines (auto-selection uses it too)."""
 
-from __future__ import annotations
+from detector.inference.agreement import agreement, matched, mutual_agreement
 
-import numpy as np
-
-from detector.detections import Detections
-from detector.rules import box_iou
-
-
-def matched(a: Detections, b: Detections, score_tol: float = 0.02) -> int:
-    """Detections of ``a`` with a same-class box in ``b`` at IoU >= 0.9 and a score within ``score_tol``."""
-    if not len(a) or not len(b):
-        return 0
-    same = (a.class_id[:, None] == b.class_id[None, :]) & (box_iou(a.xyxy, b.xyxy) >= 0.9)
-    close = np.abs(a.confidence[:, None] - b.confidence[None, :]) <= score_tol
-    return int(np.count_nonzero((same & close).any(axis=1)))
-
-
-def agreement(a: list[Detections], b: list[Detections], score_tol: float) -> float:
-    """Share of all of ``a``'s boxes (frame by frame) that :func:`matched` finds in ``b``."""
-    total = sum(len(d) for d in a)
-    hits = sum(matched(x, y, score_tol) for x, y in zip(a, b, strict=True))
-    return hits / max(total, 1)
+__all__ = ["agreement", "matched", "mutual_agreement"]

@@ -1,0 +1,134 @@
+"""Engines as plugins: each registers a name, its options type, which model files it reads, whether its
+runtime is installed, the option sets auto-selection should time, and how to load. ``load_backend`` looks
+the configured engine up here (``auto`` goes through :mod:`detector.inference.autoselect`).
+
+>>> [p.name for p in plugins()]
+['onnxruntime', 'openvino', 'ultralytics']
+>>> get_plugin("openvino").reads(Path("models/frontage-n.onnx")), get_plugin("openvino").reads(Path("m.pt"))
+(True, False)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from detector.inference.config import (
+    AutoOptions,
+    ModelConfig,
+    OnnxRuntimeOptions,
+    OpenVinoOptions,
+    UltralyticsOptions,
+)
+from detector.inference.protocol import Backend, InferenceError
+
+
+@dataclass(frozen=True)
+class BackendPlugin:
+    """One engine. ``load`` gets a ModelConfig whose ``backend`` is this plugin's options."""
+
+    name: str
+    options: type[BaseModel]
+    load: Callable[[ModelConfig], Backend]
+    suffixes: tuple[str, ...]  # model files it reads ("" = a folder)
+    available: Callable[[], bool] = lambda: True
+    variants: Callable[[ModelConfig], list[BaseModel]] = field(default=lambda cfg: [])  # what auto times
+    timed: bool = True  # a candidate auto-selection times (ultralytics is only the .pt fallback)
+    extra: str = ""  # the install extra that brings its runtime
+
+
+    def reads(self, path: Path) -> bool:
+        return ("" if path.is_dir() else path.suffix.lower()) in self.suffixes
+
+
+_REGISTRY: dict[str, BackendPlugin] = {}
+
+
+def register_backend(plugin: BackendPlugin) -> None:
+    """Add (or replace) an engine; registry order is the order auto-selection tries them in."""
+    _REGISTRY[plugin.name] = plugin
+
+
+def unregister_backend(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def plugins() -> list[BackendPlugin]:
+    return list(_REGISTRY.values())
+
+
+def get_plugin(name: str) -> BackendPlugin:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InferenceError(f"unknown backend {name!r} (registered: {', '.join(_REGISTRY)})") from None
+
+
+def _installed(module: str) -> Callable[[], bool]:
+    return lambda: importlib.util.find_spec(module) is not None
+
+
+# -- the built-in engines: imported only when chosen (torch stays out of the edge image) -----------------
+def _load_onnxruntime(cfg: ModelConfig) -> Backend:
+    from detector.inference.onnx import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend(cfg)
+
+
+def _onnxruntime_variants(cfg: ModelConfig) -> list[BaseModel]:
+    threads = getattr(cfg.backend, "threads", 0)
+    out: list[BaseModel] = [OnnxRuntimeOptions(threads=threads)]
+    if cfg.device.startswith("cuda"):
+        import onnxruntime as ort
+
+        if "TensorrtExecutionProvider" in ort.get_available_providers():
+            out.append(OnnxRuntimeOptions(threads=threads, tensorrt=True))
+    return out
+
+
+def _load_openvino(cfg: ModelConfig) -> Backend:
+    from detector.inference.openvino import OpenVinoBackend
+
+    return OpenVinoBackend(cfg)
+
+
+def _openvino_variants(cfg: ModelConfig) -> list[BaseModel]:
+    if cfg.device != "cpu":
+        return []
+    from detector.inference.openvino import cpu_precisions
+
+    threads = getattr(cfg.backend, "threads", 0)
+    return [OpenVinoOptions(hint=hint, threads=threads) for hint in cpu_precisions()]  # type: ignore[arg-type]
+
+
+def _load_ultralytics(cfg: ModelConfig) -> Backend:
+    from detector.inference.ultralytics import UltralyticsBackend
+
+    return UltralyticsBackend(cfg)
+
+
+register_backend(BackendPlugin("onnxruntime", OnnxRuntimeOptions, _load_onnxruntime, (".onnx",),
+                               _installed("onnxruntime"), _onnxruntime_variants))
+register_backend(BackendPlugin("openvino", OpenVinoOptions, _load_openvino, (".onnx",),
+                               _installed("openvino"), _openvino_variants))
+register_backend(BackendPlugin("ultralytics", UltralyticsOptions, _load_ultralytics, (".pt", ".onnx", ""),
+                               _installed("ultralytics"), lambda cfg: [UltralyticsOptions()], timed=False,
+                               extra="train"))
+
+
+def load_backend(cfg: ModelConfig) -> Backend:
+    """Load the configured engine; raises :class:`InferenceError` with one line on any problem."""
+    if not Path(cfg.path).exists():
+        raise InferenceError(f"cannot load model {cfg.path}: no such file")
+    if isinstance(cfg.backend, AutoOptions):
+        from detector.inference.autoselect import select_backend
+
+        return select_backend(cfg).backend
+    plugin = get_plugin(cfg.backend.type)
+    if not plugin.available():
+        raise InferenceError(f"the {plugin.name} backend is not installed (pip install 'frontage[{plugin.extra or plugin.name}]')")
+    return plugin.load(cfg)
