@@ -22,6 +22,7 @@ from api.core.config import Settings
 from api.db.session import make_engine, make_session_factory
 from api.metrics import Metrics
 from api.routes import admin, auth, cameras, cases, devices, events, health, merchants, models, stats
+from api.routes import dispatch as dispatch_routes
 from api.routes import registry as registry_routes
 from api.scheduler import scheduler_loop
 from api.security import Passwords, SessionTokens, install_log_redaction
@@ -111,7 +112,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                              "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]},
                             status_code=422)
 
-    for module in (health, auth, events, cases, cameras, devices, models, stats, admin, registry_routes):
+    for module in (health, auth, events, cases, cameras, devices, models, stats, admin, registry_routes,
+                   dispatch_routes):
         app.include_router(module.router)
     app.include_router(merchants.staff_router)
     app.include_router(merchants.own_router, prefix="/api/v1/merchant")

@@ -2,7 +2,9 @@
 
 Senders: ``webhook`` (JSON POST with httpx; failures retry with exponential backoff until
 ``notify_max_attempts``, then the message is parked as ``dead``) and ``log`` (the message is written to the
-service log: the default when no webhook is configured).
+service log: the default when no webhook is configured), and ``dispatch`` (the city dispatch platform:
+the body signed with HMAC-SHA256, each attempt and the platform's reply on the case's audit trail; see
+`api.dispatch`).
 """
 
 from __future__ import annotations
@@ -29,20 +31,49 @@ def enqueue(session: Session, settings: Settings, now: datetime, *, case: Case |
                         channel="webhook" if url else "log", target=url, payload=payload, status="pending",
                         attempts=0, next_attempt_at=now, created_at=now)
     session.add(note)
+    if kind == "escalation" and case is not None:
+        _dispatch_on_escalation(session, settings, now, case, payload)
     return note
 
 
-def send(note: Notification, settings: Settings, client: httpx.Client | None = None) -> None:
-    """Deliver one message; raises on failure (the caller schedules the retry)."""
+def _dispatch_on_escalation(session: Session, settings: Settings, now: datetime, case: Case,
+                            payload: dict[str, Any]) -> None:
+    """An escalation that reaches ``dispatch_at_level`` also goes to the city dispatch platform (once per
+    case: levels rise one at a time, so a case reaches that level once)."""
+    from api import dispatch
+
+    level = payload.get("level")
+    if settings.dispatch_at_level is None or level != settings.dispatch_at_level or not settings.dispatch_webhook_url:
+        return
+    if not dispatch.configured(settings):
+        log.error("case %s reached L%s but city dispatch has no FRONTAGE_DISPATCH_WEBHOOK_SECRET: not sent",
+                  case.id, level)
+        return
+    dispatch.enqueue(session, settings, now, case, int(level), payload.get("reason"), actor="system:dispatch")
+
+
+def send(note: Notification, settings: Settings, client: httpx.Client | None = None) -> str | None:
+    """Deliver one message; returns the receiver's reply (first 2,000 characters; None for the log channel)
+    and raises on failure (the caller schedules the retry)."""
     if note.channel == "log" or not note.target:
         log.info("notify %s -> %s: %s", note.kind, note.recipient, note.payload.get("message") or note.payload)
-        return
-    body = {"id": note.id, "kind": note.kind, "recipient": note.recipient, **note.payload}
+        return None
     own = client is None
     client = client or httpx.Client(timeout=settings.notify_timeout_s)
     try:
-        response = client.post(note.target, json=body, headers={"Idempotency-Key": f"frontage-notification-{note.id}"})
-        response.raise_for_status()
+        if note.channel == "dispatch":
+            from api import dispatch
+
+            body = dispatch.encode(note.id, note.payload)
+            response = client.post(note.target, content=body, headers=dispatch.headers(note, body, settings))
+        else:
+            response = client.post(note.target, json={"id": note.id, "kind": note.kind, "recipient": note.recipient,
+                                                      **note.payload},
+                                   headers={"Idempotency-Key": f"frontage-notification-{note.id}"})
+        if response.is_error:
+            raise httpx.HTTPStatusError(f"HTTP {response.status_code}: {response.text[:500]}",
+                                        request=response.request, response=response)
+        return f"HTTP {response.status_code}: {response.text[:2000]}"
     finally:
         if own:
             client.close()
@@ -76,10 +107,11 @@ def deliver_due(factory: sessionmaker[Session], settings: Settings, now_fn: Call
     if not claimed:
         return counts
     errors: dict[int, str] = {}
+    replies: dict[int, str | None] = {}
     with httpx.Client(timeout=settings.notify_timeout_s) as client:
         for note in claimed:
             try:
-                send(note, settings, client)
+                replies[note.id] = send(note, settings, client)
             except Exception as exc:  # any failure of the remote end is a retry, never a crash
                 errors[note.id] = f"{type(exc).__name__}: {exc}"[:1000]
     with factory.begin() as session:
@@ -100,4 +132,8 @@ def deliver_due(factory: sessionmaker[Session], settings: Settings, now_fn: Call
                 row.last_error = error
                 row.next_attempt_at = now + timedelta(seconds=settings.notify_backoff_s * 2 ** (row.attempts - 1))
                 counts["retry"] += 1
+            if row.channel == "dispatch":
+                from api import dispatch
+
+                dispatch.audit_attempt(session, row, now, replies.get(row.id), error, final=row.status == "dead")
     return counts

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from api.db.models import Merchant, Zone
 from api.db.session import session_scope
-from api.seed import apply_zones
+from api.services.registration import apply_zones
 from detector.categories import Category
 from detector.zones.schema import parse_zones
 
