@@ -140,3 +140,63 @@ def test_case_creation_is_the_workflows_entry_transition(client, world):
     (created,) = case_detail(client, world, r.json()["case_id"])["events"]
     assert (created["action"], created["from_state"], created["to_state"]) == ("created", None, INITIAL_STATE.value)
     assert callable(Workflow.create_case)
+
+
+def test_migration_0003_gives_existing_episodes_their_camera(database_kind, tmp_path):
+    """Rows written before 0003 (global keys) come through it: each episode gets its case's camera, the
+    keys their device, and the way back down works while the data still fits the old uniques."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from api.db.migrate import downgrade, upgrade
+
+    cleanup = None
+    if database_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+    else:
+        import psycopg
+
+        base = os.environ.get("FRONTAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        raw = base.replace("postgresql+psycopg://", "postgresql://")
+        schema = f"mig3_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+        def cleanup() -> None:
+            with psycopg.connect(raw, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        upgrade(url, "0002")
+        engine = create_engine(url)
+        t = "2026-05-01 10:00:00"
+        with engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO cameras (id, code, name, active, created_at) "
+                              f"VALUES (7, 'cam-x', 'x', true, '{t}')"))
+            conn.execute(text("INSERT INTO zones (id, camera_id, code, kind, polygon, forbid) "
+                              "VALUES (3, 7, 'z', 'storefront', '[]', '[]')"))
+            conn.execute(text(f"INSERT INTO edge_devices (id, name, key_prefix, key_hash, active, created_at) "
+                              f"VALUES (5, 'd', 'p', 'h', true, '{t}')"))
+            conn.execute(text(
+                "INSERT INTO cases (id, version, state, category, camera_id, zone_id, confidence, escalation_level,"
+                " max_escalation_level, self_rectified, first_seen_at, last_seen_at, created_at, updated_at) "
+                f"VALUES (11, 1, 'detected', 'x', 7, 3, 0.5, 0, 0, false, '{t}', '{t}', '{t}', '{t}')"))
+            conn.execute(text("INSERT INTO episodes (id, episode_id, case_id, started_at, last_observed_at, last_seq,"
+                              f" max_confidence) VALUES (1, 'ep-1', 11, '{t}', '{t}', 0, 0.5)"))
+            conn.execute(text("INSERT INTO ingested_events (idempotency_key, case_id, episode_id, type, seq, device_id,"
+                              f" observed_at, received_at, payload) VALUES ('k-1', 11, 'ep-1', 't', 0, 5, '{t}', "
+                              f"'{t}', '{{}}')"))
+        engine.dispose()
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT episode_id, camera_id FROM episodes")).all() == [("ep-1", 7)]
+            assert conn.execute(text("SELECT idempotency_key, device_id FROM ingested_events")).all() == [("k-1", 5)]
+        engine.dispose()
+        downgrade(url, "0002")
+        upgrade(url)
+    finally:
+        if cleanup is not None:
+            cleanup()
