@@ -24,7 +24,7 @@ from api.db.migrate import upgrade
 from api.db.models import Camera, EdgeDevice, User
 from api.db.session import make_engine, make_session_factory, session_scope
 from api.security import EDGE_PREFIX, Passwords, sha256_hex
-from api.seed import apply_zones, create_user
+from api.services.registration import apply_zones, create_user
 from detector.zones.schema import ZonesFileError, load_zones
 
 

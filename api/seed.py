@@ -1,96 +1,14 @@
-"""Load reference data (roads, cameras, merchants, zones) from zones files: used by the zones endpoint,
-the demo and tests.
+"""Moved: registration lives in `api.services.registration`; the demo's own data in `scripts/demo.py`.
+
+This alias keeps code written against the old name importing while other work in flight moves over;
+new code imports `api.services.registration`.
 """
 
-from __future__ import annotations
-
-from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from api.db.models import Camera, Case, EdgeDevice, Merchant, Road, User, Zone
-from api.security import EDGE_PREFIX, Passwords, new_secret, sha256_hex
-from detector.zones.schema import ZonesFile
-
-
-def get_or_create_road(session: Session, name: str | None) -> Road | None:
-    if not name:
-        return None
-    road = session.scalar(select(Road).where(Road.name == name))
-    if road is None:
-        road = Road(name=name)
-        session.add(road)
-        session.flush()
-    return road
-
-
-def get_or_create_merchant(session: Session, code: str, now: datetime, name: str | None = None,
-                           **fields: str | None) -> Merchant:
-    merchant = session.scalar(select(Merchant).where(Merchant.code == code))
-    if merchant is None:
-        merchant = Merchant(code=code, name=name or code, offence_count=0, created_at=now, **fields)
-        session.add(merchant)
-        session.flush()
-    return merchant
-
-
-def upsert_camera(session: Session, code: str, now: datetime, name: str | None = None, road: str | None = None,
-                  location: str | None = None) -> Camera:
-    camera = session.scalar(select(Camera).where(Camera.code == code))
-    road_row = get_or_create_road(session, road)
-    if camera is None:
-        camera = Camera(code=code, name=name or code, road_id=road_row.id if road_row else None, location=location,
-                        active=True, created_at=now)
-        session.add(camera)
-        session.flush()
-    else:
-        camera.name = name or camera.name
-        camera.road_id = road_row.id if road_row else camera.road_id
-        camera.location = location or camera.location
-    return camera
-
-
-def apply_zones(session: Session, zones_file: ZonesFile, now: datetime, camera_name: str | None = None,
-                road: str | None = None, location: str | None = None) -> Camera:
-    """Create/update the camera and its zones; zones no longer in the file are removed unless cases use them."""
-    camera = upsert_camera(session, zones_file.camera, now, camera_name, road, location)
-    existing = {z.code: z for z in session.scalars(select(Zone).where(Zone.camera_id == camera.id))}
-    for z in zones_file.zones:
-        merchant = get_or_create_merchant(session, z.merchant, now) if z.merchant else None
-        row = existing.pop(z.id, None) or Zone(camera_id=camera.id, code=z.id)
-        row.kind = str(z.kind)
-        row.polygon = [list(p) for p in z.polygon]
-        row.forbid = [str(c) for c in z.forbid]
-        row.merchant_id = merchant.id if merchant else None
-        row.dwell_s = zones_file.dwell_s(z)
-        row.clear_s = zones_file.clear_s(z)
-        session.add(row)
-    for stale in existing.values():
-        if session.scalar(select(Case.id).where(Case.zone_id == stale.id).limit(1)) is None:
-            session.delete(stale)
-    session.flush()
-    return camera
-
-
-def create_device(session: Session, name: str, camera_codes: list[str], now: datetime) -> tuple[EdgeDevice, str]:
-    """A device and its API key (returned once; only the sha256 is stored)."""
-    key = new_secret(EDGE_PREFIX)
-    cameras = list(session.scalars(select(Camera).where(Camera.code.in_(camera_codes)))) if camera_codes else []
-    missing = set(camera_codes) - {c.code for c in cameras}
-    if missing:
-        raise ValueError(f"unknown camera(s): {', '.join(sorted(missing))}")
-    device = EdgeDevice(name=name, key_prefix=key[:10], key_hash=sha256_hex(key), active=True, created_at=now,
-                        cameras=cameras)
-    session.add(device)
-    session.flush()
-    return device, key
-
-
-def create_user(session: Session, passwords: Passwords, username: str, password: str, role: str, now: datetime,
-                full_name: str | None = None) -> User:
-    user = User(username=username, password_hash=passwords.hash(password), role=role, full_name=full_name,
-                active=True, created_at=now)
-    session.add(user)
-    session.flush()
-    return user
+from api.services.registration import (  # noqa: F401
+    apply_zones,
+    create_device,
+    create_user,
+    get_or_create_merchant,
+    get_or_create_road,
+    upsert_camera,
+)

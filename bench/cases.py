@@ -75,7 +75,7 @@ def seed_reference(url: str) -> dict[str, Any]:
     from api.db.models import Camera, Zone
     from api.db.session import make_engine, make_session_factory, session_scope
     from api.security import Passwords
-    from api.seed import apply_zones, create_device, create_user
+    from api.services.registration import apply_zones, create_device, create_user
     from detector.zones.schema import parse_zones
 
     upgrade(url)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from api.db.models import User
 from api.deps import AdminUser, ClockDep, CurrentUser, SessionDep
 from api.schemas.entities import LoginRequest, TokenPublic, UserCreate, UserPublic
-from api.seed import create_user
+from api.services.registration import create_user
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -22,7 +22,10 @@ async def login(request: Request, session: SessionDep) -> TokenPublic:
             raise HTTPException(422, "send {\"username\": ..., \"password\": ...}") from None
     else:
         form = await request.form()
-        body = LoginRequest(username=str(form.get("username") or ""), password=str(form.get("password") or ""))
+        try:
+            body = LoginRequest(username=str(form.get("username") or ""), password=str(form.get("password") or ""))
+        except ValueError as exc:  # e.g. a control character in the username
+            raise HTTPException(422, f"username or password: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
     user = session.scalar(select(User).where(User.username == body.username))
     passwords = request.app.state.passwords
     if user is None or not user.active or not passwords.verify(user.password_hash, body.password):

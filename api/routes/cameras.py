@@ -7,9 +7,9 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api.db.models import Camera, Road
-from api.deps import AdminUser, ClockDep, CurrentDevice, SessionDep, StaffUser, get_or_404
+from api.deps import AdminUser, ClockDep, CurrentDevice, SessionDep, StaffUser, ZoneEditorUser, get_or_404
 from api.schemas.entities import CameraCreate, CameraPublic, RoadCreate, RoadPublic, ZonePublic
-from api.seed import apply_zones, get_or_create_road, upsert_camera
+from api.services.registration import apply_zones, get_or_create_road, upsert_camera
 from detector.zones.schema import ZonesFileError, parse_zones
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"])
@@ -59,8 +59,8 @@ def get_camera(code: str, session: SessionDep, user: StaffUser) -> CameraPublic:
 
 
 @router.put("/cameras/{code}/zones", response_model=CameraPublic,
-            summary="Replace a camera's zones with a zones file (YAML or JSON body)")
-async def put_zones(code: str, request: Request, session: SessionDep, user: AdminUser,
+            summary="Replace a camera's zones with a zones file (YAML or JSON body); admins and supervisors")
+async def put_zones(code: str, request: Request, session: SessionDep, user: ZoneEditorUser,
                     clock: ClockDep) -> CameraPublic:
     raw = await request.body()
     try:

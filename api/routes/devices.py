@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+from fastapi import Path as PathParam
+from pydantic import Field
 from sqlalchemy import select
 
-from api.db.models import Camera, EdgeDevice
+from api.db.models import EdgeDevice
 from api.deps import AdminUser, ClockDep, SessionDep, get_or_404
 from api.schemas.entities import DeviceCreate, DeviceCreated, DevicePublic
-from api.seed import create_device
+from api.schemas.types import CleanStr
+from api.services.registration import register_device
+from api.services.registration import set_device_cameras as assign_cameras
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+
+#: A device name in a URL path (control characters refused before any lookup).
+DeviceName = Annotated[CleanStr, PathParam(max_length=100, description="Device name")]
+CameraCodes = Annotated[list[Annotated[CleanStr, Field(max_length=100)]],
+                        Body(max_length=10_000, description="Camera codes this device may report for")]
 
 
 def device_public(d: EdgeDevice) -> DevicePublic:
@@ -25,12 +36,7 @@ def list_devices(session: SessionDep, user: AdminUser) -> list[DevicePublic]:
 
 @router.post("", response_model=DeviceCreated, status_code=201)
 def add_device(body: DeviceCreate, session: SessionDep, user: AdminUser, clock: ClockDep) -> DeviceCreated:
-    if session.scalar(select(EdgeDevice.id).where(EdgeDevice.name == body.name)) is not None:
-        raise HTTPException(409, f"device '{body.name}' exists")
-    try:
-        device, key = create_device(session, body.name, body.cameras, clock.now())
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    device, key = register_device(session, body.name, body.cameras, clock.now())
     return DeviceCreated(**device_public(device).model_dump(), api_key=key)
 
 
@@ -39,18 +45,12 @@ def _device(session: SessionDep, name: str) -> EdgeDevice:
 
 
 @router.put("/{name}/cameras", response_model=DevicePublic)
-def set_device_cameras(name: str, cameras: list[str], session: SessionDep, user: AdminUser) -> DevicePublic:
-    device = _device(session, name)
-    rows = list(session.scalars(select(Camera).where(Camera.code.in_(cameras))))
-    missing = set(cameras) - {c.code for c in rows}
-    if missing:
-        raise HTTPException(422, f"unknown camera(s): {', '.join(sorted(missing))}")
-    device.cameras = rows
-    return device_public(device)
+def set_device_cameras(name: DeviceName, cameras: CameraCodes, session: SessionDep, user: AdminUser) -> DevicePublic:
+    return device_public(assign_cameras(session, _device(session, name), cameras))
 
 
 @router.post("/{name}/revoke", response_model=DevicePublic)
-def revoke_device(name: str, session: SessionDep, user: AdminUser) -> DevicePublic:
+def revoke_device(name: DeviceName, session: SessionDep, user: AdminUser) -> DevicePublic:
     device = _device(session, name)
     device.active = False
     return device_public(device)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,13 +27,20 @@ from api.deps import (
     get_or_404,
 )
 from api.evidence import EvidenceError, check_file, store
-from api.routes.cases import evidence_public, evidence_response
 from api.schemas.cases import CaseEventPublic, MerchantCasePublic
 from api.schemas.entities import MerchantCreate, MerchantLink, MerchantPublic
+from api.schemas.types import CleanStr, CleanText
+from api.services.cases import MERCHANT_VISIBLE_STATES
+from api.services.evidence import evidence_public, evidence_response
+from api.services.evidence import merchant_evidence as own_evidence
+from api.services.registration import register_merchant
 from api.workflow import Action, Workflow, issue_merchant_token
 
 staff_router = APIRouter(prefix="/api/v1/merchants", tags=["merchants"])
 own_router = APIRouter(tags=["merchant"])
+
+#: A merchant code in a URL path (control characters refused before any lookup).
+MerchantCode = Annotated[CleanStr, PathParam(max_length=100, description="Merchant code")]
 
 
 # ----- staff -------------------------------------------------------------------------------------
@@ -43,12 +51,7 @@ def list_merchants(session: SessionDep, user: StaffUser) -> list[Merchant]:
 
 @staff_router.post("", response_model=MerchantPublic, status_code=201)
 def create_merchant(body: MerchantCreate, session: SessionDep, user: AdminUser, clock: ClockDep) -> Merchant:
-    if session.scalar(select(Merchant.id).where(Merchant.code == body.code)) is not None:
-        raise HTTPException(409, f"merchant '{body.code}' exists")
-    merchant = Merchant(**body.model_dump(), offence_count=0, created_at=clock.now())
-    session.add(merchant)
-    session.flush()
-    return merchant
+    return register_merchant(session, body, clock.now())
 
 
 def _merchant_by_code(session: Session, code: str) -> Merchant:
@@ -56,13 +59,13 @@ def _merchant_by_code(session: Session, code: str) -> Merchant:
 
 
 @staff_router.get("/{code}", response_model=MerchantPublic)
-def get_merchant(code: str, session: SessionDep, user: StaffUser) -> Merchant:
+def get_merchant(code: MerchantCode, session: SessionDep, user: StaffUser) -> Merchant:
     return _merchant_by_code(session, code)
 
 
 @staff_router.post("/{code}/links", response_model=MerchantLink, status_code=201,
                    summary="Issue a new link (token) for a merchant")
-def issue_link(code: str, session: SessionDep, settings: SettingsDep, clock: ClockDep,
+def issue_link(code: MerchantCode, session: SessionDep, settings: SettingsDep, clock: ClockDep,
                user: OperatorUser) -> MerchantLink:
     merchant = _merchant_by_code(session, code)
     now = clock.now()
@@ -72,7 +75,7 @@ def issue_link(code: str, session: SessionDep, settings: SettingsDep, clock: Clo
 
 
 @staff_router.post("/{code}/links/revoke", summary="Revoke every link of a merchant")
-def revoke_links(code: str, session: SessionDep, clock: ClockDep, user: OperatorUser) -> dict[str, int]:
+def revoke_links(code: MerchantCode, session: SessionDep, clock: ClockDep, user: OperatorUser) -> dict[str, int]:
     merchant = _merchant_by_code(session, code)
     rows = session.scalars(select(MerchantToken).where(MerchantToken.merchant_id == merchant.id,
                                                        MerchantToken.revoked_at.is_(None))).all()
@@ -101,8 +104,6 @@ def _merchant_case(session: Session, case: Case, with_evidence: bool, prefix: st
         can_report_fixed=case.state == CaseState.NOTIFIED, evidence=evidence)
 
 
-#: Cases a merchant is shown: from the moment it was told (unconfirmed detections stay internal).
-MERCHANT_VISIBLE_STATES = [s.value for s in CaseState if s not in (CaseState.DETECTED, CaseState.REJECTED, CaseState.CONFIRMED)]
 
 
 @own_router.get("/me", summary="Who this link belongs to")
@@ -130,7 +131,7 @@ def merchant_case(case_id: PathId, merchant: CurrentMerchant, session: SessionDe
 @own_router.post("/cases/{case_id}/report-fixed", response_model=MerchantCasePublic,
                  summary="Tell the city the problem is fixed (optional photo and note)")
 async def merchant_report_fixed(case_id: PathId, request: Request, merchant: CurrentMerchant, session: SessionDep, settings: SettingsDep,
-    clock: ClockDep, note: Annotated[str | None, Form(max_length=2000)] = None,
+    clock: ClockDep, note: Annotated[CleanText | None, Form(max_length=2000)] = None,
     photo: Annotated[UploadFile | None, File(description="JPEG or PNG of the cleared frontage")] = None,
 ) -> MerchantCasePublic:
     checked = None
@@ -176,8 +177,4 @@ def merchant_history(merchant: CurrentMerchant, session: SessionDep) -> list[Cas
 @own_router.get("/evidence/{evidence_id}", summary="Evidence of one of this merchant's cases")
 def merchant_evidence(evidence_id: PathId, merchant: CurrentMerchant, session: SessionDep,
                       settings: SettingsDep) -> Response:
-    row = session.get(Evidence, evidence_id)
-    case = session.get(Case, row.case_id) if row else None
-    if row is None or case is None or case.merchant_id != merchant.id or case.state not in MERCHANT_VISIBLE_STATES:
-        raise HTTPException(404, "evidence not found")
-    return evidence_response(settings, row)
+    return evidence_response(settings, own_evidence(session, merchant, evidence_id, MERCHANT_VISIBLE_STATES))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.deps import ClockDep, SessionDep, StaffUser
+from api.schemas.types import BoundedDatetime
 from api.stats import Period, compute, default_range, to_csv
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/api/v1", tags=["stats"])
 @router.get("/stats", summary="Flagged, rejected, self-rectified, escalated, closed; rate; breakdowns")
 def get_stats(
     session: SessionDep, user: StaffUser, clock: ClockDep,
-    start: Annotated[datetime | None, Query(alias="from", description="Period start (default: 30 days ago)")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Period end, exclusive (default: now)")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from", description="Period start (default: 30 days ago)")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to", description="Period end, exclusive (default: now)")] = None,
     period: Annotated[Period, Query(description="Bucket of the period breakdown")] = "day",
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
 ) -> Response:

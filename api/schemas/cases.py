@@ -7,7 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.db.models import CaseState
 from api.schemas import DbId
+from api.schemas.types import CleanStr, CleanText, Seconds
+from detector.categories import Category
 
 
 class EvidencePublic(BaseModel):
@@ -74,14 +77,40 @@ class CaseDetail(CasePublic):
     events: list[CaseEventPublic]
 
 
+class CaseFilters(BaseModel):
+    """Which cases the queue shows: the one definition behind ``GET /api/v1/cases`` and the web queue
+    (`api.services.queue.filtered`). Unset fields do not filter."""
+
+    state: Annotated[list[CaseState] | None, Field(
+        title="States", description="One or more states (any of them)")] = None
+    category: Annotated[list[Category] | None, Field(
+        title="Categories", description="One or more categories (any of them)")] = None
+    road: Annotated[CleanStr | None, Field(max_length=200, title="Road", description="Road name")] = None
+    camera: Annotated[CleanStr | None, Field(max_length=100, title="Camera", description="Camera code")] = None
+    merchant: Annotated[CleanStr | None, Field(
+        max_length=100, title="Merchant", description="Merchant code")] = None
+    overdue: Annotated[bool | None, Field(
+        title="Overdue", description="Only cases past their deadline while the city waits on someone "
+        "(notified, escalated, confirmed); false: only the others")] = None
+    min_age_s: Annotated[Seconds | None, Field(
+        title="Minimum age", description="Created at least this many seconds ago")] = None
+    max_age_s: Annotated[Seconds | None, Field(
+        title="Maximum age", description="Created at most this many seconds ago")] = None
+    assignee: Annotated[CleanStr | None, Field(
+        max_length=100, title="Assignee", description="Username, 'me' or 'none'")] = None
+    escalation_level: Annotated[int | None, Field(
+        ge=0, le=3, title="Escalation level", description="0 (none) to 3 (city)")] = None
+
+
 class CasePage(BaseModel):
     items: list[CasePublic]
     next_cursor: Annotated[str | None, Field(description="Pass as ?cursor= for the next page; null at the end")]
 
 
 class ActionRequest(BaseModel):
-    note: Annotated[str | None, Field(max_length=2000, description="Why (kept in the audit trail)")] = None
-    version: Annotated[int | None, Field(description="The case version you acted on (optimistic locking)")] = None
+    note: Annotated[CleanText | None, Field(max_length=2000, description="Why (kept in the audit trail)")] = None
+    version: Annotated[int | None, Field(ge=0, le=2**31 - 1,
+                                         description="The case version you acted on (optimistic locking)")] = None
 
 
 class ActionResult(BaseModel):
@@ -90,8 +119,8 @@ class ActionResult(BaseModel):
 
 
 class BulkRequest(BaseModel):
-    case_ids: Annotated[list[DbId], Field(min_length=1, max_length=500)]
-    note: str | None = None
+    case_ids: Annotated[list[DbId], Field(min_length=1, max_length=500, description="Cases to act on")]
+    note: Annotated[CleanText | None, Field(max_length=2000, description="Why (kept in every case's audit trail)")] = None
 
 
 class BulkResult(BaseModel):
@@ -100,7 +129,7 @@ class BulkResult(BaseModel):
 
 
 class AssignRequest(BaseModel):
-    username: Annotated[str | None, Field(description="Assign to this user; null to unassign")] = None
+    username: Annotated[CleanStr | None, Field(max_length=100, description="Assign to this user; null to unassign")] = None
 
 
 class IngestPublic(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role
+from api.schemas.types import CleanStr
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="External id (letters, digits, _.-)")]
 
@@ -17,8 +18,9 @@ class ORM(BaseModel):
 
 
 class RoadBase(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=200, title="Name", description="Road name")]
-    district: Annotated[str | None, Field(max_length=200, description="District the road belongs to")] = None
+    name: Annotated[CleanStr, Field(min_length=1, max_length=200, title="Name", description="Road name")]
+    district: Annotated[CleanStr | None, Field(max_length=200, title="District",
+                                               description="District the road belongs to")] = None
 
 
 class RoadCreate(RoadBase):
@@ -31,9 +33,11 @@ class RoadPublic(RoadBase, ORM):
 
 class CameraBase(BaseModel):
     code: Annotated[Code, Field(title="Camera id", description="Id the edge box uses (e.g. cam-01)")]
-    name: Annotated[str, Field(min_length=1, max_length=200, description="Human name")]
-    road: Annotated[str | None, Field(description="Road name (created if new)")] = None
-    location: Annotated[str | None, Field(max_length=300, description="Address or 'lat,lon'")] = None
+    name: Annotated[CleanStr, Field(min_length=1, max_length=200, title="Name", description="Human name")]
+    road: Annotated[CleanStr | None, Field(max_length=200, title="Road",
+                                           description="Road name (created if new)")] = None
+    location: Annotated[CleanStr | None, Field(max_length=300, title="Location",
+                                               description="Address or 'lat,lon'")] = None
 
 
 class CameraCreate(CameraBase):
@@ -63,10 +67,11 @@ class CameraPublic(ORM):
 
 class MerchantBase(BaseModel):
     code: Annotated[Code, Field(title="Merchant id", description="Id used by zones files (e.g. m-0012)")]
-    name: Annotated[str, Field(min_length=1, max_length=200, description="Shop name")]
-    address: Annotated[str | None, Field(max_length=300, description="Street address")] = None
-    contact: Annotated[str | None, Field(max_length=300, description="Phone or e-mail")] = None
-    webhook_url: Annotated[str | None, Field(max_length=500, description="Where notices are POSTed")] = None
+    name: Annotated[CleanStr, Field(min_length=1, max_length=200, title="Name", description="Shop name")]
+    address: Annotated[CleanStr | None, Field(max_length=300, title="Address", description="Street address")] = None
+    contact: Annotated[CleanStr | None, Field(max_length=300, title="Contact", description="Phone or e-mail")] = None
+    webhook_url: Annotated[CleanStr | None, Field(max_length=500, title="Webhook URL",
+                                                  description="Where notices are POSTed")] = None
 
 
 class MerchantCreate(MerchantBase):
@@ -88,7 +93,8 @@ class MerchantLink(BaseModel):
 
 class DeviceCreate(BaseModel):
     name: Annotated[Code, Field(description="Device name (unique)")]
-    cameras: Annotated[list[str], Field(description="Camera codes this device may report for")] = []
+    cameras: Annotated[list[Annotated[CleanStr, Field(max_length=100)]], Field(
+        max_length=10_000, title="Cameras", description="Camera codes this device may report for")] = []
 
 
 class DevicePublic(ORM):
@@ -106,9 +112,9 @@ class DeviceCreated(DevicePublic):
 
 class UserCreate(BaseModel):
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{2,100}$", description="Login name")]
-    password: Annotated[str, Field(min_length=8, max_length=200, description="At least 8 characters")]
+    password: Annotated[CleanStr, Field(min_length=8, max_length=200, description="At least 8 characters")]
     role: Annotated[Role, Field(description="operator, supervisor, enforcement_street/_district/_city, admin")]
-    full_name: Annotated[str | None, Field(max_length=200, description="Display name")] = None
+    full_name: Annotated[CleanStr | None, Field(max_length=200, description="Display name")] = None
 
 
 class UserPublic(ORM):
@@ -120,8 +126,9 @@ class UserPublic(ORM):
 
 
 class LoginRequest(BaseModel):
-    username: str
-    password: str
+    username: Annotated[CleanStr, Field(max_length=200, title="Username", description="Login name")]
+    password: Annotated[str, Field(max_length=1000, title="Password",
+                                   description="Never stored or compared in the database (argon2 verify)")]
 
 
 class TokenPublic(BaseModel):
@@ -132,8 +139,8 @@ class TokenPublic(BaseModel):
 
 class ModelVersionCreate(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
-    name: Annotated[str, Field(max_length=100, description="Model name (e.g. frontage-n)")]
-    version: Annotated[str, Field(max_length=100, description="Version label")]
+    name: Annotated[CleanStr, Field(max_length=100, description="Model name (e.g. frontage-n)")]
+    version: Annotated[CleanStr, Field(max_length=100, description="Version label")]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the weights file")]
     metrics: Annotated[dict[str, Any], Field(description="Evaluation metrics (mAP50, recall, ...)")] = {}
     current: Annotated[bool, Field(description="Make this the version edge boxes should run")] = False

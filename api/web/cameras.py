@@ -14,10 +14,10 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Role, Zone
-from api.deps import PathId
-from api.routes.cases import evidence_response
-from api.seed import apply_zones
+from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Zone
+from api.deps import PathId, may_edit_zones
+from api.services.evidence import evidence_response
+from api.services.registration import apply_zones
 from api.web.context import DbDep, Page, StaffPage
 from api.web.security import apply_security_headers
 from detector.categories import ALL_CATEGORIES
@@ -25,8 +25,6 @@ from detector.zones.schema import ZoneKind, ZonesFile, ZonesFileError, parse_zon
 
 router = APIRouter()
 
-#: Who may change zones (the same as the zones API: admins; supervisors run the street work too).
-ZONE_EDITORS = {Role.ADMIN.value, Role.SUPERVISOR.value}
 PLACEHOLDER_SIZE = (1280, 720)
 
 
@@ -85,7 +83,7 @@ def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], 
     return page.render(
         "zones.html", status_code=status_code, active="cameras", camera=camera, zones=zones, frame=frame,
         width=width, height=height, merchants=merchants, kinds=[k.value for k in ZoneKind],
-        categories=[c.value for c in ALL_CATEGORIES], can_edit=page.user.role in ZONE_EDITORS,
+        categories=[c.value for c in ALL_CATEGORIES], can_edit=may_edit_zones(page.user),
         zones_json=json.dumps(zones, ensure_ascii=False).replace("<", "\\u003c"), flash=flash, flash_kind=flash_kind,
         labels_json=json.dumps({"zones.points": page.t("zones.points", count="{count}")}, ensure_ascii=False))
 
@@ -128,7 +126,7 @@ def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annota
         return refused
     camera = _camera(db, camera_id)
     assert page.user is not None
-    if page.user.role not in ZONE_EDITORS:
+    if not may_edit_zones(page.user):  # the same rule as PUT /api/v1/cameras/{code}/zones
         return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
                        flash_kind="error", status_code=403)
     try:
@@ -172,8 +170,10 @@ def zones_yaml(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     zones = [{k: v for k, v in z.model_dump(mode="json", exclude_none=True).items() if v != [] or k == "forbid"}
              for z in zones_file.zones]
     body = {"camera": zones_file.camera, "zones": zones}
-    text = f"# zones for camera {camera.code} ({camera.name}), exported by Frontage\n" + yaml.safe_dump(
-        body, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    # Everything through the serialiser: a camera name is free text (a newline in it must not add keys), so it
+    # travels as a quoted value of the comment-free header mapping, never formatted into the text.
+    text = "# zones exported by Frontage\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True,
+                                                             default_flow_style=None)
     response = Response(text, media_type="application/yaml", headers={
         "Content-Disposition": f'attachment; filename="{camera.code}.yaml"'})
     return apply_security_headers(response)

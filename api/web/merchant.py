@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from api.db.models import Case, CaseState, Evidence, Merchant
 from api.deps import get_current_merchant
 from api.evidence import EvidenceError, check_file, store
-from api.routes.cases import evidence_response
-from api.routes.merchants import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
+from api.services.cases import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
+from api.services.evidence import evidence_response
 from api.web.context import DbDep, Page, PageDep
 from api.workflow import Action, TransitionError, Workflow
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from api.core.config import Settings
 from api.db.session import session_scope
-from api.seed import apply_zones, create_device, create_user, get_or_create_merchant
+from api.services.registration import apply_zones, create_device, create_user, get_or_create_merchant
 from api.workflow import issue_merchant_token
 from detector.categories import Category
 from detector.events import EventType, EvidenceKind, EvidenceRef, ModelInfo, ViolationEvent

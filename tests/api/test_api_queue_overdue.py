@@ -10,13 +10,13 @@ from sqlalchemy import update
 
 from api.db.models import Case
 from api.db.session import session_scope
-from api.routes import cases as cases_route
+from api.services import queue as queue_service
 from detector.categories import Category
 
 
 @pytest.mark.parametrize("sort_limit", [1, 10_000])  # 1: "many overdue" (index walk); 10,000: few (due index)
 def test_overdue_filter_is_the_same_on_either_plan(client, world, app, monkeypatch, sort_limit):
-    monkeypatch.setattr(cases_route, "SQLITE_OVERDUE_SORT_LIMIT", sort_limit)
+    monkeypatch.setattr(queue_service, "SQLITE_OVERDUE_SORT_LIMIT", sort_limit)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     ids = [post_event(client, world.tokens["edge_x"], event(world.cam_a, world.zone_a, category=cat,
                                                             started_at=t0)).json()["case_id"]

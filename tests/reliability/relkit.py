@@ -180,7 +180,7 @@ def seed(database_url: str, zones_yaml: list[str], devices: dict[str, list[str]]
     from api.db.models import Merchant
     from api.db.session import make_engine, make_session_factory, session_scope
     from api.security import Passwords
-    from api.seed import apply_zones, create_device, create_user
+    from api.services.registration import apply_zones, create_device, create_user
     from api.workflow import issue_merchant_token
     from detector.zones.schema import parse_zones
 

@@ -130,7 +130,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     from api.db.session import make_engine, make_session_factory, session_scope
     from api.main import create_app
     from api.security import Passwords
-    from api.seed import apply_zones, create_device, create_user, get_or_create_merchant
+    from api.services.registration import apply_zones, create_device, create_user, get_or_create_merchant
     from detector.zones.schema import parse_zones
 
     tmp = tmp_path_factory.mktemp("web")
