@@ -1,8 +1,9 @@
 """The shipped model gives the same detections through every backend an edge box can choose.
 
-ONNX Runtime on ``models/frontage-n.onnx`` (the edge image's backend: rectangular letterbox, numpy NMS),
-ultralytics on ``models/frontage-n.pt`` (torch) and ultralytics on an OpenVINO export of that ``.pt`` (made
-here, in a temporary folder, by ultralytics' own exporter; needs the ``openvino`` extra). Frames come from the
+ONNX Runtime on ``models/frontage-n.onnx`` (the edge image's backend: rectangular letterbox, OpenCV NMS),
+the OpenVINO runtime on the same ``.onnx`` (f32 and bf16; ``backend: auto`` may choose it), ultralytics on
+``models/frontage-n.pt`` (torch) and ultralytics on an OpenVINO export of that ``.pt`` (made here, in a
+temporary folder, by ultralytics' own exporter). OpenVINO needs the ``openvino`` extra. Frames come from the
 committed sample clips, so this runs on a fresh clone without ../shared.
 """
 
@@ -40,7 +41,7 @@ def frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def onnxruntime_backend() -> Backend:
-    backend = load_backend(ModelConfig(path=str(ONNX)))
+    backend = load_backend(ModelConfig(path=str(ONNX), backend="onnxruntime"))
     assert backend.backend == "onnxruntime"
     return backend
 
@@ -57,6 +58,23 @@ def test_torch_and_onnxruntime_agree(frames: list[np.ndarray], onnxruntime_resul
     torch_results = load_backend(ModelConfig(path=str(PT))).infer(frames)
     assert agreement(onnxruntime_results, torch_results, 0.02) >= 0.95
     assert agreement(torch_results, onnxruntime_results, 0.02) >= 0.95
+
+
+@pytest.mark.parametrize(("hint", "score_tol", "least"), [("f32", 0.02, 0.95), ("bf16", 0.03, 0.9)])
+def test_openvino_runtime_agrees(frames: list[np.ndarray], onnxruntime_backend: Backend,
+                                 onnxruntime_results: list[Detections], hint: str, score_tol: float,
+                                 least: float) -> None:
+    """The OpenVINO engine on the same .onnx: same metadata, same canvases, the same boxes (bf16 moves
+    scores by up to ~0.03, so its tolerance is auto-selection's)."""
+    pytest.importorskip("openvino", reason="the OpenVINO runtime is the `openvino` extra")
+    backend = load_backend(ModelConfig(path=str(ONNX), backend={"type": "openvino", "hint": hint}))
+    assert backend.backend == "openvino"
+    for attr in ("name", "version", "sha256", "class_names", "imgsz", "max_batch"):
+        assert getattr(backend, attr) == getattr(onnxruntime_backend, attr), attr
+    assert backend.input_size(frames) == onnxruntime_backend.input_size(frames)
+    openvino_results = backend.infer(frames)
+    assert agreement(onnxruntime_results, openvino_results, score_tol) >= least
+    assert agreement(openvino_results, onnxruntime_results, score_tol) >= least
 
 
 def test_openvino_export_agrees(frames: list[np.ndarray], onnxruntime_backend: Backend,
