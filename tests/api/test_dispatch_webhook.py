@@ -71,6 +71,7 @@ def _dispatch_app(database_url: str, url: str | None, **overrides):  # type: ign
     from api.main import create_app
 
     return create_app(api_settings(database_url, dispatch_webhook_url=url, dispatch_webhook_secret=SECRET,
+                                   secret_key="dispatch-test-session-key-0123456789",
                                    notify_backoff_s=30.0, notify_timeout_s=5.0, **overrides))
 
 
