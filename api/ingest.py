@@ -1,5 +1,9 @@
 """Turning edge events into cases: idempotent, one case per episode, new episodes attach to an open case.
 
+An event touches only its own camera (which its device must report for): idempotency keys are looked up
+among the sending device's own events, episode ids among its camera's episodes. A repeat answers as a
+repeat; the same key with other data is a 409.
+
 The HTTP layer (``api/routes/events.py``) parses and checks the upload; `ingest` does the rest in the
 caller's transaction.
 """
@@ -177,8 +181,9 @@ def ingest(session: Session, settings: Settings, now_fn, device: EdgeDevice, eve
             flow.audit(case, "episode_attached", f"new episode {event.episode_id} started "
                        f"{event.started_at.isoformat()}")
             result.attached = True
-        episode = Episode(camera_id=target.camera_id, episode_id=event.episode_id, case_id=case.id, started_at=event.started_at,
-                          last_observed_at=event.observed_at, last_seq=event.seq, max_confidence=event.confidence)
+        episode = Episode(camera_id=target.camera_id, episode_id=event.episode_id, case_id=case.id,
+                          started_at=event.started_at, last_observed_at=event.observed_at, last_seq=event.seq,
+                          max_confidence=event.confidence)
         session.add(episode)
         if (case.state == CaseState.MERCHANT_REPORTED_FIXED and case.fixed_reported_at is not None
                 and event.observed_at > case.fixed_reported_at):
