@@ -46,6 +46,7 @@ def _parse_event(raw: bytes | str) -> ViolationEvent:
 @router.post("/events", response_model=IngestPublic, status_code=201,
              responses={200: {"description": "Repeat or attached to an existing case"},
                         403: {"description": "Camera not assigned to this device"},
+                        409: {"description": "Idempotency key used before by this device for a different event"},
                         413: {"description": "Evidence too large"}, 415: {"description": "Evidence type"},
                         422: {"description": "Invalid event, unknown camera/zone"}})
 async def post_event(request: Request, device: CurrentDevice, session: SessionDep, settings: SettingsDep,
@@ -182,7 +183,7 @@ def post_event_batch(request: Request, batch: EventBatchIn, device: CurrentDevic
 
     The answer is 200 whenever the batch itself was well formed; each event has its own entry, in
     request order, with the status ``POST /api/v1/events`` would have given it: a refused event (403,
-    422) does not affect the others. Events that list evidence files are refused (422): send those as
+    409, 422) does not affect the others. Events that list evidence files are refused (422): send those as
     multipart to ``POST /api/v1/events``. Repeats (same idempotency key, also twice in one batch) answer
     like repeats, so a batch whose answer was lost can be sent again as it is.
     """

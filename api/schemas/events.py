@@ -27,7 +27,7 @@ class EventResultPublic(BaseModel):
     index: Annotated[int, Field(description="Position of the event in the request")]
     idempotency_key: str | None = Field(description="Null only when the event was too malformed to have one")
     status: Annotated[int, Field(description="What POST /api/v1/events would have answered: 201 created, "
-                                             "200 repeat or attached, 403/422 refused")]
+                                             "200 repeat or attached, 403/409/422 refused")]
     case_id: int | None = None
     state: str | None = None
     created: bool = False
