@@ -14,9 +14,13 @@ Transport (``detector.uplink`` sends, ``api/routes/events.py`` receives)::
         one file part per EvidenceRef, the part's *name* equal to EvidenceRef.name
     (or Content-Type: application/json with the bare event when it carries no evidence files)
 
-    200/201 -> accepted (a repeat of an idempotency_key already stored answers 200 with the same case)
+    200/201 -> accepted (a repeat of an idempotency_key this device sent before answers 200 with the same case)
+    409     -> this device used the key before for a different event (refused for good, like any 4xx)
     4xx     -> refused for good (the outbox parks it as dead, with the reason)
     5xx / network error -> retried with backoff
+
+Keys are the device's own and episode ids its camera's own: another device's key or another camera's
+episode id neither collides with nor touches anything of theirs.
 
 This module is imported by the case service too, so it must stay light: pydantic and the stdlib only.
 """
