@@ -55,8 +55,10 @@ class _Acc:
         return out
 
 
-def compute(session: Session, start: datetime, end: datetime, period: Period = "day") -> dict[str, Any]:
-    """Totals and breakdowns by road, category, merchant and period."""
+def compute(session: Session, start: datetime, end: datetime, period: Period = "day",
+            where: Any = None) -> dict[str, Any]:
+    """Totals and breakdowns by road, category, merchant and period; ``where``: an extra SQL condition on
+    the cases (a report's district or road: `api.services.reports`)."""
     def within(col: Any) -> Any:
         return (col >= start) & (col < end)
 
@@ -67,7 +69,8 @@ def compute(session: Session, start: datetime, end: datetime, period: Period = "
         .select_from(Case).join(Camera, Camera.id == Case.camera_id)
         .outerjoin(Road, Road.id == Case.road_id).outerjoin(Merchant, Merchant.id == Case.merchant_id)
         .where(or_(within(Case.created_at), within(Case.confirmed_at), within(Case.rejected_at),
-                   within(Case.escalated_at), within(Case.closed_at), within(Case.left_notified_at)))
+                   within(Case.escalated_at), within(Case.closed_at), within(Case.left_notified_at)),
+               *([] if where is None else [where]))
         .execution_options(yield_per=5000))
 
     total = _Acc()
