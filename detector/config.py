@@ -3,7 +3,13 @@
 Relative paths in the file (model, zones, outbox, evidence) are taken relative to the file's own folder.
 The device key may be given inline (``device_key``) or, better, through the environment variable named by
 ``device_key_env`` (default ``FRONTAGE_DEVICE_KEY``). Every problem is a `ConfigError` with one line
-naming the file and the field. See ``examples/edge.yaml``.
+naming the file and the field; an unknown key is an error naming it (a renamed one says its new name). See
+``examples/edge.yaml``.
+
+Each subsystem's settings appear once, under one name, as that subsystem's own typed config: ``model``
+(`detector.inference.ModelConfig`), ``batch`` (`detector.batching.BatchConfig`), ``gating``
+(`detector.gating.MotionGateConfig`), ``tracking`` (`detector.tracking.TrackingConfig`), ``uplink``
+(`detector.uplink.config.UplinkConfig`), ``cameras`` (`CameraConfig`: source and decode settings).
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from detector.batching.config import BatchConfig
+from detector.gating import MotionGateConfig
 from detector.inference import ModelConfig
 from detector.sources import DecodeOptions
+from detector.tracking import TrackingConfig
 from detector.uplink.config import UplinkConfig
 from detector.yamlfile import read_yaml
 
@@ -38,7 +47,8 @@ class CameraConfig(_Strict):
     enabled: Annotated[bool, Field(title="Enabled", description="False: configured but not run")] = True
     realtime: Annotated[bool | None, Field(
         title="Real time", description="Files: True plays them at media speed like a camera; False (default) "
-        "analyses every analysis frame as fast as possible. Streams are always real time")] = None
+        "analyses every analysis frame as fast as possible. Streams are real time unless set False (then read "
+        "like a file, every analysis frame, without the live thread)")] = None
     loop: Annotated[bool, Field(title="Loop", description="Files: start again at the end (never with --exit-when-done)")] = False
     keyframes: Annotated[Literal["auto", "keyframes", "all"], Field(
         title="Keyframe-only decode", description="auto: decode only keyframes when the keyframe interval is no "
@@ -57,55 +67,70 @@ class CameraConfig(_Strict):
         return DecodeOptions(keyframes=self.keyframes, width=self.analysis_width, threads=self.decoder_threads)
 
 
-class BatchConfig(_Strict):
-    max_batch: Annotated[int, Field(title="Max batch", description="Most frames in one inference call", ge=1, le=256)] = 8
-    max_wait_ms: Annotated[float, Field(title="Max wait", description="Longest a frame waits for a batch to fill (ms)", ge=0, le=5000)] = 50.0
+class PipelineConfig(_Strict):
+    """Everything from the cameras to the rules: what `detector.pipeline.build` turns into a running pipeline.
 
+    ``frontage analyze`` builds one of these (one file camera); ``frontage edge`` reads an `EdgeConfig`, which
+    is this plus the box's service, outbox and metrics settings.
+    """
 
-class GatingConfig(_Strict):
-    enabled: Annotated[bool, Field(title="Enabled", description="Skip inference on frames without motion")] = True
-    threshold: Annotated[float, Field(title="Threshold", description="Fraction of changed pixels that counts as motion", ge=0, le=1)] = 0.003
-    max_skip_s: Annotated[float, Field(title="Max skip", description="Run the model at least this often per camera (s)", gt=0)] = 10.0
-
-
-class EdgeConfig(_Strict):
-    service_url: Annotated[str, Field(title="Service URL", description="Case service base URL, e.g. http://cases:8000",
-                                      pattern=r"^https?://")]
-    device_id: Annotated[str, Field(title="Device id", description="This box's id, sent with each event",
-                                    min_length=1, max_length=100)]
-    device_key: Annotated[str | None, Field(title="Device key", description="API key (prefer device_key_env)")] = None
-    device_key_env: Annotated[str, Field(title="Device key variable", description="Environment variable holding the key")] = "FRONTAGE_DEVICE_KEY"
     model: Annotated[ModelConfig, Field(title="Model", description="Model file and inference settings")]
     classes: Annotated[Path | None, Field(title="Class map", description="Default: <model stem>.classes.yaml beside the model")] = None
     batch: Annotated[BatchConfig, Field(title="Batching", description="How frames of all cameras are batched")] = BatchConfig()
-    gating: Annotated[GatingConfig, Field(title="Motion gating", description="Skip inference on still frames")] = GatingConfig()
+    gating: Annotated[MotionGateConfig, Field(title="Motion gating", description="When a frame needs the model: "
+                                              "still frames re-use the camera's last detections")] = MotionGateConfig()
+    tracking: Annotated[TrackingConfig, Field(title="Tracking", description="ByteTrack per camera, stepping at the "
+                                              "camera's analysis_fps; its ids reach the rules")] = TrackingConfig()
     cameras: Annotated[list[CameraConfig], Field(title="Cameras", description="The cameras this box watches", min_length=1)]
-    outbox: Annotated[Path, Field(title="Outbox", description="SQLite file of the durable event outbox")] = Path("var/edge/outbox.db")
-    evidence_dir: Annotated[Path, Field(title="Evidence folder", description="Where evidence JPEGs and clips are kept")] = Path("var/edge/evidence")
-    uplink: Annotated[UplinkConfig, Field(title="Uplink", description="Delivery of events to the case service")] = UplinkConfig()
+    evidence_dir: Annotated[Path | None, Field(title="Evidence folder", description="Where evidence JPEGs and "
+                                               "clips are kept (none: no evidence)")] = Path("var/edge/evidence")
     clip_s: Annotated[float, Field(title="Clip length", description="Seconds of clip before a start (0: no clip)", ge=0, le=60)] = 8.0
-    metrics_port: Annotated[int | None, Field(title="Metrics port", description="Prometheus /metrics port (none: off)", ge=1, le=65535)] = None
     start_time: Annotated[datetime | None, Field(title="Start time", description="File sources: wall time of their first frame (UTC if no zone)")] = None
     update_every_s: Annotated[float | None, Field(title="Update interval", description="violation_updated at most this often while active (none: never)", gt=0)] = None
-    model_check_s: Annotated[float, Field(title="Model check", description="How often to check the model file for changes (s)", gt=0)] = 10.0
 
     @model_validator(mode="after")
-    def _unique_cameras(self) -> EdgeConfig:
+    def _unique_cameras(self) -> PipelineConfig:
         ids = [c.id for c in self.cameras]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate camera id {dupes[0]!r}")
         return self
 
+
+class EdgeConfig(PipelineConfig):
+    """``edge.yaml``: the pipeline plus this box's identity, service, outbox, uplink and metrics."""
+
+    service_url: Annotated[str, Field(title="Service URL", description="Case service base URL, e.g. http://cases:8000",
+                                      pattern=r"^https?://")]
+    device_id: Annotated[str, Field(title="Device id", description="This box's id, sent with each event",
+                                    min_length=1, max_length=100)]
+    device_key: Annotated[str | None, Field(title="Device key", description="API key (prefer device_key_env)")] = None
+    device_key_env: Annotated[str, Field(title="Device key variable", description="Environment variable holding the key")] = "FRONTAGE_DEVICE_KEY"
+    outbox: Annotated[Path, Field(title="Outbox", description="SQLite file of the durable event outbox")] = Path("var/edge/outbox.db")
+    uplink: Annotated[UplinkConfig, Field(title="Uplink", description="Delivery of events to the case service")] = UplinkConfig()
+    metrics_port: Annotated[int | None, Field(title="Metrics port", description="Prometheus /metrics port (none: off)", ge=1, le=65535)] = None
+    metrics_host: Annotated[str, Field(title="Metrics address", description="Address the /metrics server binds: "
+                                       "127.0.0.1 (default) keeps it on the box; 0.0.0.0 or one interface's address "
+                                       "lets a Prometheus elsewhere scrape it", min_length=1, max_length=253)] = "127.0.0.1"
+    model_check_s: Annotated[float, Field(title="Model check", description="How often to check the model file for changes (s)", gt=0)] = 10.0
+
     def key(self) -> str | None:
         return self.device_key or os.environ.get(self.device_key_env) or None
 
 
-def _describe(err: ValidationError) -> str:
+# Keys an older edge.yaml may still carry -> the one name each setting has now.
+RENAMED_KEYS = {"gating.threshold": "gating.changed_fraction", "tracking.frame_rate": "cameras[].analysis_fps"}
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line: ``field.path: message; ...`` (unknown keys named as such)."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            renamed = RENAMED_KEYS.get(loc)
+            msg = f"unknown key (now {renamed})" if renamed else "unknown key"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
@@ -123,7 +148,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     try:
         cfg = EdgeConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{path}: {_describe(err)}") from None
+        raise ConfigError(f"{path}: {describe_validation_error(err)}") from None
     base = path.resolve().parent
     model = cfg.model.model_copy(update={"path": str(_resolve(base, Path(cfg.model.path)))})
     cameras = []
@@ -134,6 +159,6 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         cameras.append(cam.model_copy(update={"zones": _resolve(base, cam.zones), "url": url}))
     return cfg.model_copy(update={
         "model": model, "cameras": cameras, "outbox": _resolve(base, cfg.outbox),
-        "evidence_dir": _resolve(base, cfg.evidence_dir),
+        "evidence_dir": None if cfg.evidence_dir is None else _resolve(base, cfg.evidence_dir),
         "classes": None if cfg.classes is None else _resolve(base, cfg.classes),
     })

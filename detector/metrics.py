@@ -1,7 +1,7 @@
 """Prometheus metrics of the edge runtime, in their own registry (no process/GC noise, test-friendly).
 
 Sources, the batcher and the uplink update these; ``start_metrics_server(port)`` exposes them at
-``http://<box>:<port>/metrics``.
+``http://<metrics_host>:<port>/metrics`` (127.0.0.1 unless edge.yaml says otherwise).
 
 >>> FRAMES_ANALYSED.labels("cam-01").inc()
 >>> b"frontage_frames_analysed_total" in render()
@@ -53,6 +53,11 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
-    """Serve /metrics on ``port`` from a daemon thread (returns at once)."""
-    start_http_server(port, addr=addr, registry=REGISTRY)
+def start_metrics_server(port: int, host: str = "127.0.0.1") -> tuple[str, int]:
+    """Serve /metrics on ``host:port`` from a daemon thread (returns at once) with the bound (address, port).
+
+    Loopback by default: the counters name every camera, so exposing them beyond the box is a choice
+    (edge.yaml ``metrics_host``), not an accident."""
+    server, _thread = start_http_server(port, addr=host, registry=REGISTRY)
+    address, bound_port = server.server_address[:2]
+    return str(address), int(bound_port)

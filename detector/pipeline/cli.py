@@ -1,7 +1,9 @@
 """``frontage analyze`` and ``frontage edge`` (registered by `detector.cli`).
 
 Bad input never shows a traceback: every expected failure (missing/corrupt video, unreachable stream,
-malformed zones or config, missing model) is one ``error: ...`` line on stderr and exit code 2.
+malformed zones or config, missing model) is one ``error: ...`` line on stderr and exit code 2. ``edge
+--exit-when-done``: 3 when the outbox could not be delivered in time, 4 when the readable cameras ran and were
+delivered but some file camera could not be read (each one named in the log).
 Set ``FRONTAGE_DEBUG=1`` to see the traceback of an unexpected error.
 """
 
@@ -81,8 +83,10 @@ def analyze(
     conf: Annotated[float | None, typer.Option(help="Minimum detection score (default: the model config's)")] = None,
     imgsz: Annotated[int | None, typer.Option(help="Network input long side in pixels (default: the model's own)")] = None,
     truth: Annotated[Path | None, typer.Option(help="Ground truth *.truth.json: print episode precision/recall")] = None,
+    no_gate: Annotated[bool, typer.Option("--no-gate", help="Experiment: no motion gating, every analysis frame "
+                                          "through the model (the edge gates)")] = False,
 ) -> None:
-    """Analyse a video file offline and list its violation episodes."""
+    """Analyse a video file offline through the edge's pipeline (gating, tracking, rules); list its episodes."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     def run() -> None:
@@ -112,7 +116,7 @@ def analyze(
         try:
             result = analyze_video(video, zones, model=model, classes=classes, analysis_fps=analysis_fps,
                                    evidence_dir=evidence_dir, camera=camera, conf=conf, imgsz=imgsz,
-                                   clip_s=clip_s, on_frame=on_frame)
+                                   clip_s=clip_s, on_frame=on_frame, gate=not no_gate)
         finally:
             if progress is not None:
                 progress.stop()

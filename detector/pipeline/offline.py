@@ -1,10 +1,15 @@
-"""``frontage analyze``: one video file through the model, zones and rules; episodes out.
+"""``frontage analyze``: one video file through the edge's pipeline (`detector.pipeline.build`: the same motion
+gating, tracking, zones and rules as ``frontage edge``); episodes out.
 
 Default model ``models/frontage-n.onnx``; the classes file defaults to ``<model stem>.classes.yaml``
 beside the model. The result JSON::
 
     {"video": ..., "model": ..., "camera": ..., "analysis_fps": ..., "imgsz": ..., "frames": ...,
+     "gating": true, "frames_inferred": ..., "frames_gated": ..., "events": ..., "track_ids": ...,
      "episodes": [{"camera", "zone", "merchant", "category", "start_s", "end_s", "evidence"}]}
+
+``frames_gated``: frames the motion gate let through without the model (their detections are the camera's
+last); ``track_ids``: distinct tracker ids in the detections the rules got.
 
 ``end_s`` is null for an episode still open when the video ends.
 """
@@ -15,11 +20,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from detector.classmap import ClassMap, classes_file_for
-from detector.events import ModelInfo
-from detector.evidence import EvidenceWriter
+from pydantic import ValidationError
+
+from detector.config import CameraConfig, ConfigError, PipelineConfig, describe_validation_error
 from detector.frames import Frame
-from detector.pipeline.analyzer import CameraAnalyzer
+from detector.gating import MotionGateConfig
+from detector.inference import ModelConfig
+from detector.pipeline.analyzer import Emitted
+from detector.pipeline.build import CameraFeed, build_pipeline
+from detector.sources import SourceError
+from detector.tracking import TrackingConfig
 from detector.zones.schema import load_zones
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,47 +52,64 @@ def video_duration_s(path: Path) -> float | None:
     return None
 
 
+class ReportSink:
+    """The offline sink: events are only counted; the analyser keeps the episode list for the report."""
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def emit(self, feed: CameraFeed, emitted: Emitted) -> None:
+        self.events += 1
+
+
+def analysis_config(video: str | Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
+                    analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
+                    conf: float | None = None, imgsz: int | None = None, clip_s: float = 0.0,
+                    gating: MotionGateConfig | None = None, tracking: TrackingConfig | None = None) -> PipelineConfig:
+    """The edge's pipeline config for one file camera (what ``frontage analyze`` runs): the model, the edge's
+    default gating and tracking, and the camera at ``analysis_fps`` read frame by frame, as fast as possible."""
+    model_path = Path(model) if model else DEFAULT_MODEL
+    overrides = {k: v for k, v in (("conf", conf), ("imgsz", imgsz)) if v is not None}
+    camera_id = camera or load_zones(zones_path).camera
+    try:
+        return PipelineConfig(
+            model=ModelConfig(path=str(model_path), **overrides), classes=classes,
+            gating=gating or MotionGateConfig(), tracking=tracking or TrackingConfig(),
+            # realtime False: a stream URL too is read without the live thread, and a failure is an error
+            cameras=[CameraConfig(id=camera_id, url=str(video), zones=zones_path, analysis_fps=analysis_fps,
+                                  realtime=False)],
+            evidence_dir=evidence_dir, clip_s=clip_s)
+    except ValidationError as err:
+        raise ConfigError(f"analysis settings: {describe_validation_error(err)}") from None
+
+
 def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
                   analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
                   conf: float | None = None, imgsz: int | None = None, clip_s: float = 0.0,
-                  on_frame: Callable[[Frame], None] | None = None) -> dict:
-    from detector.inference import ModelConfig, load_backend
-    from detector.sources import open_source
+                  on_frame: Callable[[Frame], None] | None = None, gate: bool = True) -> dict:
+    """One video through `build_pipeline` (the edge's pipeline: gating, tracking, rules) with a report sink.
 
-    zones = load_zones(zones_path)
-    model_path = Path(model) if model else DEFAULT_MODEL
-    overrides = {k: v for k, v in (("conf", conf), ("imgsz", imgsz)) if v is not None}
-    cfg = ModelConfig(path=str(model_path), max_batch=4, **overrides)
-    backend = load_backend(cfg)
-    classmap = ClassMap.load(classes or classes_file_for(model_path))
-    classmap.bind(tuple(backend.class_names))  # every model class must be mapped: fail before decoding
-    camera_id = camera or zones.camera
-    analyzer = CameraAnalyzer(
-        camera_id, zones, classmap,
-        ModelInfo(name=backend.name, version=str(backend.version), sha256=backend.sha256),
-        evidence=EvidenceWriter(evidence_dir, clip=clip_s > 0) if evidence_dir else None, clip_s=clip_s)
-    source = open_source(str(video), camera_id, analysis_fps=analysis_fps, realtime=False)
-    batch: list[Frame] = []
-
-    def flush() -> None:
-        for frame, dets in zip(batch, backend.infer([f.image for f in batch]), strict=True):
-            analyzer.process(frame, dets)
-            if on_frame:
-                on_frame(frame)
-        batch.clear()
-
+    ``gate=False`` turns motion gating off (an experiment: every frame through the model)."""
+    cfg = analysis_config(video, zones_path, model=model, classes=classes, analysis_fps=analysis_fps,
+                          evidence_dir=evidence_dir, camera=camera, conf=conf, imgsz=imgsz, clip_s=clip_s,
+                          gating=None if gate else MotionGateConfig(enabled=False))
+    sink = ReportSink()
+    pipeline = build_pipeline(cfg, sink, keep_episodes=True, file_attempts=1)
+    if on_frame is not None:
+        pipeline.on_frame = lambda feed, frame, detections: on_frame(frame)
     try:
-        for frame in source.frames():
-            batch.append(frame)
-            if len(batch) >= backend.max_batch:
-                flush()
-        flush()
+        pipeline.run()
     finally:
-        source.close()
+        pipeline.close()
+    (feed,) = pipeline.feeds
+    if feed.failed:  # one file, tried once: a bad file is the user's error, not a camera to wait for
+        raise SourceError(feed.stats.last_error or f"cannot read {video}")
+    analyzer = feed.analyzer
     episodes = sorted(analyzer.episodes.values(), key=lambda e: (e.start_s, e.zone, e.category))
     return {
-        "video": str(video), "model": str(model_path), "model_name": backend.name, "camera": camera_id,
-        "analysis_fps": analysis_fps, "imgsz": backend.imgsz, "frames": analyzer.frames,
+        "video": str(video), "model": cfg.model.path, "model_name": pipeline.backend.name, "camera": feed.camera_id,
+        "analysis_fps": analysis_fps, "imgsz": pipeline.backend.imgsz, "frames": analyzer.frames,
+        "gating": cfg.gating.enabled, **{k: v for k, v in feed.counts.as_json().items() if k != "frames"},
         "episodes": [e.as_json() for e in episodes],
     }
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from detector.frames import Frame
-from detector.sources import IMAGE_SUFFIXES, SourceError, SourceStats
+from detector.sources.base import IMAGE_SUFFIXES, SourceError, SourceStats
 from detector.sources.video import AnalysisSampler
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from detector import metrics
 from detector.frames import Frame
-from detector.sources import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
+from detector.sources.base import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
 from detector.sources.video import PyAVReader
 
 

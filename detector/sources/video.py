@@ -33,7 +33,7 @@ import av.error
 import numpy as np
 
 from detector.frames import Frame
-from detector.sources import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
+from detector.sources.base import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
 
 # Codecs whose every frame is a keyframe: skipping non-key frames would save nothing.
 INTRA_ONLY_CODECS = {"mjpeg", "rawvideo", "png", "bmp", "prores", "ffv1", "dnxhd"}

@@ -70,7 +70,7 @@ def test_analyze_real_clip_with_coco_model(scene: dict[str, Path]) -> None:
     assert set(result) >= {"video", "model", "episodes"} and result["frames"] == 20
     assert result["imgsz"] == 480  # --imgsz overrides the model's own input size
     (episode,) = result["episodes"]
-    assert set(episode) == {"camera", "zone", "merchant", "category", "start_s", "end_s", "evidence"}
+    assert set(episode) >= {"camera", "zone", "merchant", "category", "start_s", "end_s", "evidence"}
     assert (episode["camera"], episode["zone"], episode["merchant"], episode["category"]) == \
         ("cam-01", "parking", None, "disorderly_parking")
     assert episode["start_s"] <= 2.0 and episode["end_s"] is None  # parked all along, still there at the end

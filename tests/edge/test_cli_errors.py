@@ -108,7 +108,12 @@ def test_bad_edge_config(files: dict[str, Path], text: str, needles: tuple[str, 
     ("text", "needles"),
     [
         (BASE.replace("http://x", "ftp://x") + "cameras: []\n", ("service_url", "cameras")),
-        (BASE + "bogus: 1\n" + CAM, ("bogus", "Extra inputs")),
+        (BASE + "bogus: 1\n" + CAM, ("bogus: unknown key",)),
+        # the old name of the gate's changed-pixel fraction: named, with the one name it has now
+        (BASE + "gating: {threshold: 0.003}\n" + CAM, ("gating.threshold: unknown key (now gating.changed_fraction)",)),
+        (BASE + "tracking: {frame_rate: 2}\n" + CAM, ("tracking.frame_rate: unknown key (now cameras[].analysis_fps)",)),
+        (BASE + "tracking: {lost_track_buffer: 3}\n" + CAM, ("tracking.lost_track_buffer: unknown key",)),
+        (BASE + "batch: {max_batch: 0}\n" + CAM, ("batch.max_batch",)),
         (BASE + "cameras: [{id: c, url: v.mp4, zones: z.yaml}, {id: c, url: w.mp4, zones: z.yaml}]\n",
          ("duplicate camera id 'c'",)),
         (BASE + "cameras: [{id: c, url: v.mp4, zones: z.yaml, analysis_fps: 0}]\n", ("cameras.0.analysis_fps",)),

@@ -139,11 +139,17 @@ def test_forced_rechecks_of_cameras_started_together_are_spread() -> None:
     different seconds, and no camera goes longer than max_skip_s without the model."""
 
     class CountingBackend:
+        """Stand-in for a backend (the test is about gate timing; no model output matters)."""
+
         max_batch = 64
         class_names = ("bin",)
+        backend = "counting"
 
         def __init__(self) -> None:
             self.calls: list[int] = []
+
+        def input_size(self, images):  # type: ignore[no-untyped-def]
+            return (96, 160)
 
         def infer(self, images):  # type: ignore[no-untyped-def]
             from detector.detections import Detections
@@ -152,7 +158,7 @@ def test_forced_rechecks_of_cameras_started_together_are_spread() -> None:
             return [Detections.empty(self.class_names) for _ in images]
 
     backend = CountingBackend()
-    batcher = Batcher(backend, gate=MotionGateConfig(max_skip_s=10.0))  # type: ignore[arg-type]
+    batcher = Batcher(backend, max_batch=64, gate=MotionGateConfig(max_skip_s=10.0))  # type: ignore[arg-type]
     still = np.full((90, 160, 3), 100, np.uint8)
     last_run: dict[str, float] = {}
     gaps: list[float] = []

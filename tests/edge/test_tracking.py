@@ -19,7 +19,7 @@ def _det(*boxes: tuple[float, float, float, float], score: float = 0.9, cls: int
 
 
 def test_two_cameras_with_identical_detections_have_independent_tracks() -> None:
-    trackers = CameraTrackers(TrackingConfig(frame_rate=1.0, lost_track_buffer_s=3.0))
+    trackers = CameraTrackers(TrackingConfig(lost_track_buffer_s=3.0), frame_rate=1.0)
     box = (100, 100, 160, 220)
     ids_a, ids_b = [], []
     for t in range(8):
@@ -74,3 +74,19 @@ def test_gap_or_time_reset_starts_fresh_tracks() -> None:
     assert again[0] > first[0]  # ids never repeat within a camera, so old and new tracks cannot be confused
     assert trackers.update("cam-01", _det(box), 5.0).tracker_id.tolist() == [-1]  # a new file: time went back
     assert len(trackers.update("cam-02", Detections.empty(NAMES), 0.0)) == 0
+
+
+def test_lost_track_budget_is_seconds_at_each_cameras_analysis_rate() -> None:
+    """lost_track_buffer_s is seconds on every camera: 4 s is 8 analysis steps at 2/s, 2 steps at 0.5/s, so the
+    same four missed analyses keep the fast camera's track (2 s gone) and end the slow one's (8 s gone)."""
+    trackers = CameraTrackers(TrackingConfig(lost_track_buffer_s=4.0), frame_rates={"fast": 2.0, "slow": 0.5})
+    assert trackers.frame_rate("fast") == 2.0 and trackers.frame_rate("other") == 1.0
+    box = (100, 100, 160, 220)
+    seen: dict[str, list[int]] = {"fast": [], "slow": []}
+    for step in range(7):
+        present = step < 2 or step == 6  # steps 2-5 missed
+        for cam, fps in (("fast", 2.0), ("slow", 0.5)):
+            out = trackers.update(cam, _det(box) if present else Detections.empty(NAMES), step / fps)
+            seen[cam] += [int(i) for i in out.tracker_id]
+    assert seen["fast"][1] >= 0 and seen["fast"][-1] == seen["fast"][1]  # the same object, the same id
+    assert seen["slow"][1] >= 0 and seen["slow"][-1] != seen["slow"][1]  # its track had expired

@@ -1,0 +1,17 @@
+"""The ``batch:`` section of edge.yaml: how the due frames of all cameras are gathered into model calls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BatchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch: Annotated[int, Field(title="Max batch", description="Most frames in one inference call (the "
+                                    "backend's own max_batch caps it: a fixed-batch model takes what it takes)",
+                                    ge=1, le=256)] = 8
+    max_wait_ms: Annotated[float, Field(title="Max wait", description="Longest a frame waits for a batch to fill "
+                                        "(ms)", ge=0, le=5000)] = 50.0
