@@ -66,6 +66,10 @@ class PolygonZone:
         y = np.clip(np.floor(points[:, 1]).astype(np.int64), 0, h - 1)
         return mask[y, x]
 
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Boolean (N,): which (x, y) pixel points lie inside the zone polygon."""
+        return self._lookup(self.mask, np.asarray(points, np.float32).reshape(-1, 2))
+
     def fixture_fraction(self, xyxy: np.ndarray) -> np.ndarray:
         """Fraction of each box's area that covers a fixture (0 where the zone has no fixtures)."""
         if self._fixture_integral is None or not len(xyxy):

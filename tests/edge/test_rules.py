@@ -175,3 +175,116 @@ def test_a_bike_with_its_rider_is_traffic_not_parking() -> None:
     parked = {t: CMAP.apply(drop_ridden(raw(BIKE, bystander), {"bicycle"})) for t in range(0, 20)}
     events = run(zones(), parked, 30)
     assert [e.type for e in events] == [EventType.STARTED, EventType.CLEARED]
+
+
+# --- a thing that stays (issue 15 item 3): pixels, class vote, score floors, ignore-class suppression ---------
+# The images are synthetic (a fixed noise texture, a textured object drawn at its box): the rules only look at
+# grey crops at the reference boxes, so a drawn frame exercises exactly the code a camera frame does.
+
+BACKGROUND = np.random.default_rng(7).integers(60, 120, size=(1000, 1000), dtype=np.uint8)
+OBJECT = np.random.default_rng(8).integers(150, 255, size=(200, 200), dtype=np.uint8)
+
+
+def scene(*boxes: tuple[float, float, float, float], noise: int = 0) -> np.ndarray:
+    """The background with a textured object drawn at each box (later boxes in front, each its own texture)."""
+    img = BACKGROUND.copy()
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        texture = OBJECT if k == 0 else 255 - np.roll(OBJECT, 37 * k, axis=0)
+        img[int(y0):int(y1), int(x0):int(x1)] = texture[: int(y1) - int(y0), : int(x1) - int(x0)]
+    if noise:  # sensor noise and compression shimmer
+        img = np.clip(img + np.random.default_rng(int(noise)).integers(-4, 5, img.shape), 0, 255).astype(np.uint8)
+    return np.dstack([img] * 3)
+
+
+def seen(*items: tuple[str, tuple[float, float, float, float], float], track: int | None = None) -> Detections:
+    """Detections with scores, ignore classes kept (as the analyzer passes them), optional tracker id."""
+    d = Detections(xyxy=np.array([b for _, b, _ in items], np.float32).reshape(-1, 4),
+                   confidence=np.array([s for _, _, s in items], np.float32),
+                   class_id=np.array([NAMES.index(c) for c, _, _ in items], np.int64), class_names=NAMES)
+    if track is not None:
+        d = d.with_tracker_ids(np.full(len(d), track))
+    return CMAP.apply(d, keep_ignored=True)
+
+
+def feed(engine: RuleEngine, frames: dict[int, tuple[Detections, np.ndarray]], until: int) -> list:
+    events = []
+    for t in range(until + 1):
+        d, img = frames.get(t, (seen(), scene()))
+        events += engine.update(d, float(t), T0 + timedelta(seconds=t), WH, image=img)
+    return events
+
+
+def legacy_engine() -> RuleEngine:
+    from detector.rules import RulePolicy
+
+    return RuleEngine(zones().zones_file, policy=RulePolicy.legacy())
+
+
+def swaying_bag(t: int) -> tuple[float, float, float, float]:
+    """BAG pushed to and fro within its own width (50 px box, +-25 px, period 7.3 s)."""
+    dx = round(25 * np.sin(2 * np.pi * t / 7.3))
+    x0, y0, x1, y1 = BAG[1]
+    return (x0 + dx, y0, x1 + dx, y1)
+
+
+def test_object_moved_to_and_fro_within_its_width_for_five_minutes_opens_no_episode() -> None:
+    frames = {t: (seen(("trash_bag", swaying_bag(t), 0.8), track=3), scene(swaying_bag(t), noise=t + 1))
+              for t in range(300)}
+    assert feed(zones(), frames, 320) == []
+    # the 3.1 rules (box overlap only) took it for a bag left there: every position overlaps the first box
+    assert [e.type for e in feed(legacy_engine(), frames, 320)] == [EventType.STARTED, EventType.CLEARED]
+
+
+def test_object_whose_class_flips_to_an_ignore_class_opens_no_episode() -> None:
+    # the same still thing read as a bag one frame in three and as a person (ignore) in the others
+    frames = {t: (seen(("trash_bag" if t % 3 == 0 else "person", BAG[1], 0.7)), scene(BAG[1], noise=t + 1))
+              for t in range(300)}
+    assert feed(zones(), frames, 320) == []
+    assert [e.type for e in feed(legacy_engine(), frames, 320)][:1] == [EventType.STARTED]
+
+
+def test_still_object_scored_steadily_opens_one_episode_despite_passers_by() -> None:
+    walker = ("person", (240, 780, 310, 905), 0.9)  # someone stops right in front of it: bag hidden, person seen
+    frames = {}
+    for t in range(120):
+        if t % 9 in (4, 5):  # a passer-by every 9 s for 2 s
+            frames[t] = (seen(walker), scene(BAG[1], walker[1], noise=t + 1))
+        else:
+            frames[t] = (seen(("trash_bag", BAG[1], 0.6)), scene(BAG[1], noise=t + 1))
+    events = feed(zones(), frames, 160)
+    assert [(e.type, e.category) for e in events] == [(EventType.STARTED, "exposed_garbage"),
+                                                      (EventType.CLEARED, "exposed_garbage")]
+    started = events[0]
+    assert started.started_t == 0 and started.observed_t == 10
+    assert started.detections.names[0] == "trash_bag" and started.frame_wh == WH
+
+
+def test_ignore_class_box_suppresses_a_lower_scoring_violation_box() -> None:
+    # a person (0.9) also read, lower, as a bag at nearly the same box: the person wins, no garbage episode
+    person_box = (245, 840, 300, 900)
+    frames = {t: (seen(("person", person_box, 0.9), ("trash_bag", BAG[1], 0.5)), scene(BAG[1], noise=t + 1))
+              for t in range(60)}
+    assert feed(zones(), frames, 60) == []
+    # a bag that outscores the overlapping person box stays a bag
+    frames = {t: (seen(("person", person_box, 0.4), ("trash_bag", BAG[1], 0.8)), scene(BAG[1], noise=t + 1))
+              for t in range(60)}
+    assert [e.type for e in feed(zones(), frames, 60)] == [EventType.STARTED]
+
+
+def test_class_score_floor() -> None:
+    from detector.rules import RulePolicy
+
+    engine = RuleEngine(zones().zones_file, policy=RulePolicy(min_score={"trash_bag": 0.5}))
+    weak = {t: (seen(("trash_bag", BAG[1], 0.45)), scene(BAG[1], noise=t + 1)) for t in range(60)}
+    assert feed(engine, weak, 60) == []
+    strong = {t: (seen(("trash_bag", BAG[1], 0.55)), scene(BAG[1], noise=t + 1)) for t in range(60)}
+    engine = RuleEngine(zones().zones_file, policy=RulePolicy(min_score={"trash_bag": 0.5}))
+    assert [e.type for e in feed(engine, strong, 60)] == [EventType.STARTED]
+
+
+def test_lighting_change_is_not_movement() -> None:
+    # a cloud: the whole frame 40 grey levels darker half-way through the dwell; the mean-removed crop is the same
+    frames = {t: (seen(("trash_bag", BAG[1], 0.7)),
+                  np.clip(scene(BAG[1], noise=t + 1).astype(np.int16) - (40 if t >= 5 else 0), 0, 255).astype(np.uint8))
+              for t in range(30)}
+    assert [e.type for e in feed(zones(), frames, 30)] == [EventType.STARTED]
