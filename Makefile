@@ -27,7 +27,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 demo: setup
-	$(PY) -m detector demo
+	$(PY) scripts/demo.py
 
 test: setup system-deps
 	$(PY) -m pytest -q

@@ -1,4 +1,6 @@
-"""``frontage demo``: the whole story on the sample clips, on a fresh SQLite database.
+"""``make demo`` (``python scripts/demo.py [--no-serve]``): the whole story on the sample clips, on a fresh
+SQLite database. Demo orchestration, not product code: it drives the case service from outside, as a city
+deployment's operators, merchants and clock would.
 
 1. start the service (uvicorn in this process, clock control on) and seed cameras/zones/merchants from
    ``sample_videos/*.zones.yaml``, staff accounts and an edge device key;
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -23,14 +26,17 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
+ROOT = Path(__file__).resolve().parents[1]
 console = Console()
+# The demo's own data: staff accounts, the roads the sample clips stand on, shop names for their zones.
 PASSWORD = "frontage-demo"
 STAFF = {"operator": "operator", "supervisor": "supervisor", "street": "enforcement_street",
          "district": "enforcement_district", "city": "enforcement_city", "admin": "admin"}
@@ -95,8 +101,9 @@ def _clips(videos: Path) -> list[tuple[str, Path, Path, Path | None]]:
 
 
 def _seed(app: Any, clips: list[tuple[str, Path, Path, Path | None]]) -> str:
+    """Cameras, zones and merchants of the sample clips, the staff accounts and the demo's edge device key."""
     from api.db.session import session_scope
-    from api.seed import apply_zones, create_device, create_user, get_or_create_merchant
+    from api.services.registration import apply_zones, create_device, create_user, get_or_create_merchant
     from detector.zones.schema import load_zones
 
     now = app.state.clock.now()
@@ -132,7 +139,7 @@ def _edge_yaml(workdir: Path, service_url: str, clips: list[tuple[str, Path, Pat
     if classes is not None:
         cfg["classes"] = str(classes.resolve())
     path = workdir / "edge.yaml"
-    path.write_text("# Written by `frontage demo` for detector.config.EdgeConfig.\n" + yaml.safe_dump(cfg, sort_keys=False))
+    path.write_text("# Written by scripts/demo.py for detector.config.EdgeConfig.\n" + yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
@@ -272,9 +279,12 @@ def run_demo(*, host: str, port: int, serve: bool, videos: Path, workdir: Path, 
         console.print(f"[yellow]port {port} is busy; using {new}[/yellow]")
         port = new
     url = f"http://{host}:{port}"
+    # A key made for this run: the demo's sessions and links end with it.
     settings = Settings(database_url=f"sqlite:///{workdir / 'frontage.db'}", allow_clock_control=True,
+                        secret_key=secrets.token_urlsafe(48),
                         scheduler_enabled=True, scheduler_interval_s=5.0, public_url=url,
-                        evidence_store="db", argon2_time_cost=1, argon2_memory_kib=8192)
+                        evidence_store="db", argon2_time_cost=1, argon2_memory_kib=8192,
+                        ephemeral_secret_key=True)  # demo: a random key per run, never a constant
     app = create_app(settings)
     server = _Server(app, host, port)
     server.start()
@@ -386,3 +396,29 @@ def run_demo(*, host: str, port: int, serve: bool, videos: Path, workdir: Path, 
     finally:
         server.stop()
     return report
+
+
+def main(
+    host: Annotated[str, typer.Option(help="Interface for the demo service")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (a free one is taken if busy)")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Exit after the report instead of serving")] = False,
+    videos: Annotated[Path, typer.Option(help="Folder with NAME.mp4 + NAME.zones.yaml (+ NAME.truth.json)")] = (
+        ROOT / "sample_videos"),
+    workdir: Annotated[Path, typer.Option(help="Demo state (wiped at start)")] = ROOT / "var" / "demo",
+    model: Annotated[Path, typer.Option(help="Model for the edge run")] = ROOT / "models" / "frontage-n.onnx",
+    classes: Annotated[Path | None, typer.Option(help="Class map (default: <model stem>.classes.yaml)")] = None,
+    edge_timeout_s: Annotated[float, typer.Option(help="Longest the edge run may take")] = 900.0,
+) -> None:
+    """The whole story on the sample clips: service, edge, operator, merchants, deadlines, statistics."""
+    try:
+        run_demo(host=host, port=port, serve=not no_serve, videos=videos, workdir=workdir, model=model,
+                 edge_timeout_s=edge_timeout_s, classes=classes)
+    except DemoError as exc:
+        typer.echo(f"demo: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("demo: stopped")
+
+
+if __name__ == "__main__":
+    typer.run(main)
