@@ -142,6 +142,8 @@ def edge(
         "--exit-when-done", help="File cameras only: stop at their ends, deliver the outbox, exit 0")] = False,
     drain_timeout_s: Annotated[float, typer.Option(help="With --exit-when-done: how long to wait for delivery")] = 60.0,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = "INFO",
+    benchmark: Annotated[bool, typer.Option(
+        "--benchmark", help="Time the inference engines on the config's model, print the table, keep the choice, exit")] = False,
 ) -> None:
     """Run the live edge: all cameras through one model, episodes to the case service."""
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
@@ -152,6 +154,11 @@ def edge(
         from detector.pipeline.live import EdgeRuntime
 
         cfg = load_edge_config(config)
+        if benchmark:
+            from detector.inference.autoselect import print_benchmark
+
+            print_benchmark(cfg.model)
+            return 0
         runtime = EdgeRuntime(cfg, exit_when_done=exit_when_done, drain_timeout_s=drain_timeout_s)
         return runtime.run()
 
