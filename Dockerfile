@@ -28,6 +28,8 @@ ENTRYPOINT ["frontage"]
 CMD ["edge", "--config", "/etc/frontage/edge.yaml"]
 
 FROM base AS server
+# No FRONTAGE_SECRET_KEY here or anywhere in the image: `frontage serve` refuses to start without one, so every
+# deployment brings its own (deploy/compose.yaml requires it from deploy/.env).
 RUN pip install ".[server]"
 RUN mkdir -p /var/lib/frontage && chown frontage /var/lib/frontage
 USER frontage

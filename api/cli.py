@@ -19,9 +19,14 @@ def serve(
     """Run the case service (settings from FRONTAGE_* environment variables)."""
     import uvicorn
 
-    from api.core.config import Settings
+    from api.core.config import SecretKeyMissing, Settings
 
     settings = Settings()
+    try:
+        settings.signing_key()  # refuse here, in one clear line, before uvicorn starts any worker
+    except SecretKeyMissing as exc:
+        typer.echo(f"serve: {exc}", err=True)
+        raise typer.Exit(2) from None
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.echo("note: several workers on SQLite share one writer; use PostgreSQL for real concurrency", err=True)
     uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers,

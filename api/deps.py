@@ -63,10 +63,11 @@ def get_current_user(request: Request, session: SessionDep) -> User:
     if not token.startswith(USER_PREFIX):
         raise HTTPException(403, "this endpoint is for staff accounts")
     tokens: SessionTokens = request.app.state.session_tokens
-    uid = tokens.read(token)
-    user = session.get(User, uid) if uid is not None else None
-    if user is None or not user.active:
-        raise _unauthorized("session expired or invalid: sign in again")
+    claim = tokens.read(token)
+    user = session.get(User, claim.uid) if claim is not None else None
+    # The epoch check makes sign-out and an admin's revoke server-side: a copied token dies with them.
+    if user is None or claim is None or not user.active or not claim.is_current(user.session_epoch):
+        raise _unauthorized("session expired, signed out or invalid: sign in again")
     return user
 
 
@@ -89,6 +90,16 @@ OPERATORS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 StaffUser = Annotated[User, Depends(require_roles(*STAFF))]
 OperatorUser = Annotated[User, Depends(require_roles(*OPERATORS))]
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
+
+#: Who may change a camera's zones: the one rule for the web zone editor and ``PUT /api/v1/cameras/{code}/zones``.
+ZONE_EDITORS = (Role.ADMIN, Role.SUPERVISOR)
+
+
+def may_edit_zones(user: User) -> bool:
+    return user.role in {r.value for r in ZONE_EDITORS}
+
+
+ZoneEditorUser = Annotated[User, Depends(require_roles(*ZONE_EDITORS))]
 
 
 def get_current_device(request: Request, session: SessionDep, clock: ClockDep) -> EdgeDevice:

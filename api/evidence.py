@@ -1,5 +1,5 @@
 """Evidence files: checked before they are stored (size, type sniffed from the bytes, image pixel count,
-sanitised names), stored in the database or a directory, read back, purged after the retention period.
+videos opened and their first frame decoded with PyAV, sanitised names), stored in the database or a directory, read back, purged after the retention period.
 
 >>> sniff(b"\\xff\\xd8\\xff\\xe0rest")
 'image/jpeg'
@@ -83,6 +83,8 @@ def check_file(*, name: str, file_name: str | None, data: bytes, settings: Setti
         raise EvidenceError(422, f"file '{name}' does not match its declared sha256")
     if actual.startswith("image/"):
         _check_image(name, data, settings.evidence_max_pixels)
+    else:
+        _check_video(name, data, settings.evidence_max_pixels)
     return CheckedFile(name=name, file_name=sanitize_filename(file_name, default=name), kind=kind,
                        content_type=actual, data=data, sha256=digest)
 
@@ -100,6 +102,26 @@ def _check_image(name: str, data: bytes, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise EvidenceError(413, f"image '{name}' is {width}x{height} pixels; the limit is {max_pixels} pixels "
                             "(decompression-bomb guard)")
+
+
+def _check_video(name: str, data: bytes, max_pixels: int) -> None:
+    """Open the clip with PyAV and decode its first frame: four magic bytes (``ftyp``) prove nothing."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise EvidenceError(415, f"file '{name}' is an MP4 without a video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+            if width * height > max_pixels:
+                raise EvidenceError(413, f"video '{name}' is {width}x{height} pixels; the limit is {max_pixels}")
+            if next(container.decode(stream), None) is None:
+                raise EvidenceError(415, f"file '{name}' has no video frame PyAV can decode")
+    except EvidenceError:
+        raise
+    except Exception:  # PyAV raises a family of FFmpeg errors (and ValueError/EOFError) for a non-video
+        raise EvidenceError(415, f"file '{name}' is not a playable video (PyAV could not open it)") from None
 
 
 def store(session: Session, settings: Settings, case: Case, f: CheckedFile, source: str, now: datetime) -> Evidence:

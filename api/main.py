@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from api.body_limits import BodyLimitMiddleware
 from api.clock import Clock
 from api.core.config import Settings
 from api.db.session import make_engine, make_session_factory
@@ -25,7 +26,7 @@ from api.routes import admin, auth, cameras, cases, devices, events, health, mer
 from api.routes import dispatch as dispatch_routes
 from api.routes import registry as registry_routes
 from api.scheduler import scheduler_loop
-from api.security import Passwords, SessionTokens, install_log_redaction
+from api.security import LoginLimiter, Passwords, SessionTokens, install_log_redaction
 from api.workflow import TransitionError
 
 log = logging.getLogger("frontage.api")
@@ -38,7 +39,9 @@ def _db_down(exc: Exception) -> bool:
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The case service. Raises `SecretKeyMissing` (naming FRONTAGE_SECRET_KEY) when there is no signing key."""
     settings = settings or Settings()
+    signing_key = settings.signing_key()  # before anything else: no key, no service
     clock = clock or Clock(settings.clock_offset_s)
     install_log_redaction()
 
@@ -71,7 +74,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
-    app.state.session_tokens = SessionTokens(settings.secret_key, settings.user_token_ttl_s)
+    app.state.session_tokens = SessionTokens(signing_key, settings.user_token_ttl_s)
+    app.state.signing_key = signing_key
+    # One limiter for the web login and POST /api/v1/auth/login (in memory: per process).
+    app.state.login_limiter = LoginLimiter(
+        settings.login_max_failures, settings.login_window_s, settings.login_lockout_s,
+        settings.login_ip_max_failures, settings.login_user_max_failures, settings.login_lockout_max_s)
     app.state.metrics = Metrics()
 
     @app.middleware("http")
@@ -128,6 +136,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if callable(setup):
             setup(app)
     _document_error_body(app)
+    # Outermost: bodies are limited (and uploads authenticated) before anything reads a byte.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     return app
 
 

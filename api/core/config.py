@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEFAULT_DEADLINES: dict[str, float] = {
@@ -22,10 +23,22 @@ _DEFAULT_DEADLINES: dict[str, float] = {
 }
 
 
+class SecretKeyMissing(RuntimeError):
+    """The service was asked to start with no key to sign sessions and tokens with."""
+
+
+SECRET_KEY_HELP = (
+    "FRONTAGE_SECRET_KEY is not set: the case service signs staff sessions and API tokens with it, so it will "
+    "not start without one. Set it to a long random value shared by every replica, e.g. "
+    "FRONTAGE_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+    "Demo and tests only: FRONTAGE_EPHEMERAL_SECRET_KEY=true signs with a random key made at start.")
+
+
 class Settings(BaseSettings):
     """Case-service configuration. Environment: ``FRONTAGE_<FIELD>`` (e.g. ``FRONTAGE_DATABASE_URL``)."""
 
     model_config = SettingsConfigDict(env_prefix="FRONTAGE_", extra="ignore")
+    _ephemeral_key: str | None = PrivateAttr(default=None)
 
     database_url: Annotated[str, Field(
         title="Database URL",
@@ -34,9 +47,14 @@ class Settings(BaseSettings):
     db_pool_size: Annotated[int, Field(ge=1, description="Connections kept per process (PostgreSQL)")] = 5
     auto_migrate: Annotated[bool, Field(
         description="Run Alembic migrations to head when the app starts")] = True
-    secret_key: Annotated[str, Field(
-        min_length=16, description="Signs operator session tokens; set a long random value in production")] = (
-        "dev-only-change-me-please-0123456789")
+    secret_key: Annotated[str | None, Field(
+        min_length=32, title="Secret key",
+        description="Signs staff sessions, API tokens and flash messages; a long random value shared by every "
+                    "replica. Required: the service refuses to start without it (see ephemeral_secret_key)")] = None
+    ephemeral_secret_key: Annotated[bool, Field(
+        title="Ephemeral secret key (demo/tests)",
+        description="With no secret_key, sign with a random key made when the app starts: sessions end with "
+                    "the process and are not shared between workers. Demo and tests only")] = False
     user_token_ttl_s: Annotated[float, Field(gt=0, description="Lifetime of an operator login token")] = 12 * 3600.0
     merchant_token_ttl_s: Annotated[float, Field(gt=0, description="Lifetime of a merchant link token")] = 14 * 86400.0
     argon2_time_cost: Annotated[int, Field(ge=1, description="argon2 time cost for passwords")] = 2
@@ -45,8 +63,39 @@ class Settings(BaseSettings):
         description="Base URL people reach the service at; merchant links are {public_url}/m/{token}")] = (
         "http://127.0.0.1:8000")
     forwarded_allow_ips: Annotated[str, Field(
-        description="Comma-separated proxy addresses whose X-Forwarded-For is trusted (client IP for login limits); "
-                    "never '*' unless every client comes through the proxy")] = "127.0.0.1"
+        title="Trusted proxies",
+        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted (client address "
+                    "for login limits, HTTPS for Secure cookies); never '*'")] = "127.0.0.1"
+
+    # Sign-in limits (one limiter for the web login and POST /api/v1/auth/login; in memory, per process)
+    login_max_failures: Annotated[int, Field(
+        ge=1, title="Failures per username and address",
+        description="Failed sign-ins of one username from one address within the window before that pair is "
+                    "held back")] = 5
+    login_ip_max_failures: Annotated[int, Field(
+        ge=1, title="Failures per address",
+        description="Failed sign-ins from one address (any username) within the window before it is held back")] = 50
+    login_user_max_failures: Annotated[int, Field(
+        ge=1, title="Failures per username",
+        description="Failed sign-ins of one username from any address within the window before it is held back "
+                    "for addresses it never signed in from (its known addresses stay open)")] = 25
+    login_window_s: Annotated[float, Field(
+        gt=0, title="Failure window", description="Seconds over which failed sign-ins are counted")] = 15 * 60.0
+    login_lockout_s: Annotated[float, Field(
+        gt=0, title="First hold-back",
+        description="Seconds of the first hold-back; each further one of the same key doubles it")] = 15 * 60.0
+    login_lockout_max_s: Annotated[float, Field(
+        gt=0, title="Longest hold-back", description="The doubling stops here")] = 24 * 3600.0
+
+    # Request bodies (checked before a byte is read: Content-Length and streamed bytes)
+    max_body_bytes: Annotated[int, Field(
+        gt=0, title="Default body limit",
+        description="Largest request body of a route without its own limit (JSON, forms)")] = 2 * 1024 * 1024
+    max_login_body_bytes: Annotated[int, Field(
+        gt=0, title="Sign-in body limit",
+        description="Largest body of the sign-in and sign-out endpoints (anonymous)")] = 16 * 1024
+    max_upload_files: Annotated[int, Field(
+        gt=0, title="Files per upload", description="Evidence files one edge event may carry")] = 8
 
     # Ingest
     attach_window_s: Annotated[float, Field(
@@ -113,6 +162,22 @@ class Settings(BaseSettings):
         title="CJK font for PDF reports",
         description="TTF/OTF/TTC file for Chinese text in PDF reports; unset: the Debian font packages' paths are tried")] = (
         None)
+
+    def signing_key(self) -> str:
+        """The key that signs sessions and tokens; `SecretKeyMissing` (naming the variable) when there is none."""
+        if self.secret_key:
+            return self.secret_key
+        if self.ephemeral_secret_key:
+            # Made once per Settings object (one app): never a constant from the source.
+            if self._ephemeral_key is None:
+                self._ephemeral_key = secrets.token_urlsafe(48)
+            return self._ephemeral_key
+        raise SecretKeyMissing(SECRET_KEY_HELP)
+
+    @property
+    def upload_body_bytes(self) -> int:
+        """Largest multipart body of an edge event or a merchant photo: the files plus the event JSON."""
+        return self.evidence_max_bytes * self.max_upload_files + self.max_body_bytes
 
     def fix_deadline_for(self, category: str) -> float:
         return float(self.fix_deadlines_s.get(category, self.default_fix_deadline_s))

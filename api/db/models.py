@@ -148,6 +148,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(40))
     password_hash: Mapped[str] = mapped_column(String(200), doc="argon2id")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every session (browser cookie, API token) carries the epoch it was issued in; signing out or an admin's
+    # revoke moves it on, which ends all of the user's sessions at once (server-side, on every replica).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"),
+                                               doc="sessions issued in an older epoch are refused")
     created_at: Mapped[datetime]
 
 

@@ -170,8 +170,8 @@ def zones_yaml(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     zones = [{k: v for k, v in z.model_dump(mode="json", exclude_none=True).items() if v != [] or k == "forbid"}
              for z in zones_file.zones]
     body = {"camera": zones_file.camera, "zones": zones}
-    # Everything through the serialiser: a camera name is free text (a newline in it must not add keys), so it
-    # travels as a quoted value of the comment-free header mapping, never formatted into the text.
+    # Only the serialiser writes the file: the camera's free-text name (a newline in it once added keys) is
+    # no longer formatted into a header comment.
     text = "# zones exported by Frontage\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True,
                                                              default_flow_style=None)
     response = Response(text, media_type="application/yaml", headers={

@@ -28,6 +28,7 @@ from api.web.security import (
     WebSession,
     apply_security_headers,
     check_csrf,
+    is_https,
     new_session,
     set_session_cookie,
     web_settings_from_env,
@@ -56,11 +57,9 @@ def build_state(app: Any) -> WebState:
         tz: Any = ZoneInfo(getattr(app.state, "web_display_tz", None) or _env_tz())
     except (ZoneInfoNotFoundError, ValueError):
         tz = UTC
-    return WebState(settings=settings, cookies=SessionCookies(app.state.settings.secret_key, settings.session_ttl_s),
-                    limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
-                                         settings.login_lockout_s, settings.ip_max_failures,
-                                         settings.user_max_failures),
-                    tz=tz, flashes=URLSafeTimedSerializer(app.state.settings.secret_key, salt="frontage-web-flash"))
+    return WebState(settings=settings, cookies=SessionCookies(app.state.signing_key, settings.session_ttl_s),
+                    limiter=app.state.login_limiter,  # one limiter for the web and the API login
+                    tz=tz, flashes=URLSafeTimedSerializer(app.state.signing_key, salt="frontage-web-flash"))
 
 
 def web_state(request: Request) -> WebState:
@@ -150,10 +149,11 @@ class Page:
 
     def finish(self, response: Response) -> Response:
         if self.new_cookie:
-            set_session_cookie(response, self.state.cookies, self.session, self.state.settings.cookie_secure)
+            set_session_cookie(response, self.state.cookies, self.session,
+                               self.state.settings.cookie_secure or is_https(self.request))
         if self.set_lang:
             response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, samesite="lax", httponly=True,
-                                secure=self.state.settings.cookie_secure)
+                                secure=self.state.settings.cookie_secure or is_https(self.request))
         return apply_security_headers(response)
 
 
@@ -178,7 +178,7 @@ class LoginRequired(HTTPException):
 def get_staff_page(page: PageDep, db: DbDep) -> Page:
     """A page for signed-in staff: anyone else is sent to the login page (303), nothing is done."""
     user = db.get(User, page.session.uid) if page.session.uid is not None else None
-    if user is None or not user.active:
+    if user is None or not user.active or page.session.epoch != user.session_epoch:  # epoch: signed out
         request = page.request
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET" or request.headers.get("x-requested-with") == "fetch":

@@ -1,42 +1,34 @@
-"""Browser-side security for the pages: the signed session cookie, session-bound CSRF tokens, the login
-rate limit and the security headers.
+"""Browser-side security for the pages: the signed session cookie, session-bound CSRF tokens and the
+security headers. The sign-in limiter is `api.security.LoginLimiter`, one per app, shared with the API login.
 
-The session cookie holds only ``{"uid": <user id or None>, "csrf": <random>}``, signed and time-stamped
-with itsdangerous (the user row is re-read on every request, so a deactivated user is out at once).
-Anonymous visitors (login page, merchant pages) get a cookie too, so every form carries a CSRF token
-bound to the cookie; signing in issues a fresh one (no session fixation).
+The session cookie holds only ``{"uid": <user id or None>, "ep": <the user's session epoch>, "csrf": <random>}``,
+signed and time-stamped with itsdangerous. The user row is re-read on every request: a deactivated user is out
+at once, and signing out moves the user's session epoch on, so a copy of the old cookie opens nothing.
+Anonymous visitors (login page, merchant pages) get a cookie too, so every form carries a CSRF token bound to
+the cookie; signing in issues a fresh one (no session fixation).
 
 >>> cookies = SessionCookies("x" * 32, ttl_s=60)
->>> value = cookies.dump(WebSession(uid=7, csrf="abc"))
+>>> value = cookies.dump(WebSession(uid=7, csrf="abc", epoch=2))
 >>> cookies.load(value)
-WebSession(uid=7, csrf='abc')
+WebSession(uid=7, csrf='abc', epoch=2)
 >>> cookies.load(value + "tampered") is None
 True
->>> limiter = LoginLimiter(max_failures=2, window_s=60, lockout_s=300)
->>> limiter.failed("ann", "1.2.3.4", now=0.0); limiter.locked_for("ann", "1.2.3.4", now=1.0)
-0.0
->>> limiter.failed("ann", "1.2.3.4", now=2.0); limiter.locked_for("ann", "1.2.3.4", now=3.0)
-299.0
->>> limiter.locked_for("ann", "5.6.7.8", now=3.0)  # another address is not locked out
-0.0
->>> spread = LoginLimiter(max_failures=5, user_max_failures=3, window_s=60, lockout_s=60)
->>> for i in range(3): spread.failed("bob", f"10.0.0.{i}", now=float(i))
->>> spread.locked_for("bob", "10.0.0.99", now=3.0)  # guessing spread over many addresses
-59.0
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
+
+from api.security import LoginLimiter, client_ip
+
+__all__ = ["LoginLimiter", "SessionCookies", "WebSecuritySettings", "WebSession", "apply_security_headers",
+           "check_csrf", "client_ip", "is_https", "new_session", "set_session_cookie", "web_settings_from_env"]
 
 SESSION_COOKIE = "frontage_session"
 CSRF_FIELD = "csrf_token"
@@ -52,22 +44,12 @@ CONTENT_SECURITY_POLICY = (
 class WebSecuritySettings(BaseModel):
     """Knobs of the web pages' security (read from ``FRONTAGE_WEB_*`` by `web_settings_from_env`)."""
 
-    cookie_secure: bool = Field(False, title="Secure cookies",
-                                description="Send the session cookie only over HTTPS (set behind TLS)")
+    cookie_secure: bool = Field(False, title="Always Secure cookies",
+                                description="Send the session cookie only over HTTPS even when the request "
+                                            "does not say so (cookies are Secure on every HTTPS request anyway, "
+                                            "including HTTPS at the trusted proxy)")
     session_ttl_s: float = Field(12 * 3600.0, gt=0, title="Session lifetime",
                                  description="A signed-in browser session expires after this many seconds")
-    login_max_failures: int = Field(5, ge=1, title="Failures before lockout",
-                                    description="Failed sign-ins per username and address within the window")
-    login_window_s: float = Field(15 * 60.0, gt=0, title="Failure window",
-                                  description="Seconds over which failed sign-ins are counted")
-    login_lockout_s: float = Field(15 * 60.0, gt=0, title="Lockout",
-                                   description="Seconds a username+address stays locked after too many failures")
-    ip_max_failures: int = Field(50, ge=1, title="Failures per address",
-                                 description="Failed sign-ins from one address (any username) before it is locked")
-    user_max_failures: int = Field(
-        25, ge=1, title="Failures per username",
-        description="Failed sign-ins for one username from any address before it is locked (guards against "
-                    "guessing spread over many addresses, e.g. behind a proxy that forwards client addresses)")
 
 
 def web_settings_from_env() -> WebSecuritySettings:
@@ -82,6 +64,7 @@ def web_settings_from_env() -> WebSecuritySettings:
 class WebSession:
     uid: int | None
     csrf: str
+    epoch: int = 0
 
 
 class SessionCookies:
@@ -92,7 +75,7 @@ class SessionCookies:
         self.ttl_s = ttl_s
 
     def dump(self, session: WebSession) -> str:
-        return self._s.dumps({"uid": session.uid, "csrf": session.csrf})
+        return self._s.dumps({"uid": session.uid, "ep": session.epoch, "csrf": session.csrf})
 
     def load(self, value: str | None) -> WebSession | None:
         if not value:
@@ -103,12 +86,19 @@ class SessionCookies:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
             return None
-        uid = data.get("uid")
-        return WebSession(uid=uid if isinstance(uid, int) else None, csrf=data["csrf"])
+        uid, epoch = data.get("uid"), data.get("ep", 0)
+        return WebSession(uid=uid if isinstance(uid, int) else None, csrf=data["csrf"],
+                          epoch=epoch if isinstance(epoch, int) else -1)
 
 
-def new_session(uid: int | None = None) -> WebSession:
-    return WebSession(uid=uid, csrf=secrets.token_urlsafe(24))
+def new_session(uid: int | None = None, epoch: int = 0) -> WebSession:
+    return WebSession(uid=uid, csrf=secrets.token_urlsafe(24), epoch=epoch)
+
+
+def is_https(request: Request) -> bool:
+    """The browser reached us over HTTPS: directly, or at the trusted proxy (uvicorn's proxy headers rewrite
+    the scheme from X-Forwarded-Proto only for addresses in forwarded_allow_ips)."""
+    return request.url.scheme in ("https", "wss")
 
 
 def set_session_cookie(response: Response, cookies: SessionCookies, session: WebSession, secure: bool) -> None:
@@ -120,65 +110,6 @@ def check_csrf(session: WebSession | None, submitted: str | None) -> None:
     """Refuse (403) a state-changing request whose token does not match the cookie's."""
     if session is None or not submitted or not hmac.compare_digest(session.csrf, submitted):
         raise HTTPException(403, "CSRF token missing or wrong: reload the page and submit the form again")
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-class LoginLimiter:
-    """Failed sign-ins counted per (username, address) and per address; in memory, per process.
-
-    A lockout answers the same message whether or not the user exists (no account enumeration).
-    """
-
-    def __init__(self, max_failures: int = 5, window_s: float = 900.0, lockout_s: float = 900.0,
-                 ip_max_failures: int = 50, user_max_failures: int = 25) -> None:
-        self.max_failures = max_failures
-        self.user_max_failures = user_max_failures
-        self.window_s = window_s
-        self.lockout_s = lockout_s
-        self.ip_max_failures = ip_max_failures
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._locked_until: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def _keys(self, username: str, ip: str) -> list[tuple[str, str]]:
-        user = username.strip().lower()
-        return [(user, ip), ("*", ip), (user, "*")]
-
-    def _limit(self, key: tuple[str, str]) -> int:
-        if key[0] == "*":
-            return self.ip_max_failures
-        return self.user_max_failures if key[1] == "*" else self.max_failures
-
-    def locked_for(self, username: str, ip: str, now: float | None = None) -> float:
-        """Seconds left on a lockout of this username+address (or of the address), 0 when none."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            return max([self._locked_until.get(k, 0.0) - now for k in self._keys(username, ip)] + [0.0])
-
-    def failed(self, username: str, ip: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            for key in self._keys(username, ip):
-                limit = self._limit(key)
-                q = self._failures.setdefault(key, deque())
-                q.append(now)
-                while q and q[0] < now - self.window_s:
-                    q.popleft()
-                if len(q) >= limit:
-                    self._locked_until[key] = now + self.lockout_s
-                    q.clear()
-            if len(self._failures) > 100_000:  # bounded memory under a spray of usernames
-                self._failures.clear()
-
-    def succeeded(self, username: str, ip: str) -> None:
-        with self._lock:
-            key = (username.strip().lower(), ip)
-            self._failures.pop(key, None)
-            self._locked_until.pop(key, None)
-            self._failures.pop((key[0], "*"), None)
 
 
 def apply_security_headers(response: Response, cache: bool = False) -> Response:

@@ -125,7 +125,9 @@ def api_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url, "scheduler_enabled": False, "auto_migrate": False,
         "allow_clock_control": True, "argon2_time_cost": 1, "argon2_memory_kib": 1024,
         "evidence_max_bytes": 512 * 1024, "evidence_max_pixels": 4_000_000,
-        "public_url": "http://frontage.test"}
+        "public_url": "http://frontage.test",
+        # An explicit test key (the service refuses to start without one); a test may pass secret_key=None.
+        "secret_key": "tests-only-secret-key-not-for-production-0123456789"}
     base.update(overrides)
     return Settings(**base)
 

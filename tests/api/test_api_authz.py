@@ -154,6 +154,12 @@ def endpoints(client, world, s) -> list[tuple[str, str, Callable[[dict[str, str]
         ("GET", "/api/v1/merchant/evidence/{evidence_id}",
          lambda h: c.get(f"/api/v1/merchant/evidence/{s['evidence_a']}", headers=h), expect(
              merchant_a=200, merchant_b=404, operator=403, enforcement=403, admin=403)),
+        ("POST", "/api/v1/auth/users/{username}/revoke-sessions",
+         lambda h: c.post("/api/v1/auth/users/nobody-at-all/revoke-sessions", headers=h), expect(
+             operator=403, enforcement=403, admin=404)),
+        # Last: signing out ends the caller's sessions (this world's tokens), so nothing may run after it.
+        ("POST", "/api/v1/auth/logout", lambda h: c.post("/api/v1/auth/logout", headers=h),
+         expect(operator=204, enforcement=204, admin=204)),
     ]
 
 

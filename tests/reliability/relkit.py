@@ -102,7 +102,9 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {"FRONTAGE_DATABASE_URL": database_url, "FRONTAGE_AUTO_MIGRATE": "false",
                     "FRONTAGE_SCHEDULER_ENABLED": "false", "FRONTAGE_ARGON2_TIME_COST": "1",
-                    "FRONTAGE_ARGON2_MEMORY_KIB": "1024", **env}
+                    "FRONTAGE_ARGON2_MEMORY_KIB": "1024",
+                    # explicit test key, shared by every process of a test (the service refuses to start without one)
+                    "FRONTAGE_SECRET_KEY": "reliability-tests-secret-key-0123456789abcdef", **env}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> ServiceProcess:

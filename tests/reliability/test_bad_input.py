@@ -63,7 +63,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                   merchant_tokens=["m-fuzz"])
     settings = Settings(database_url=url, auto_migrate=False, scheduler_enabled=False, argon2_time_cost=1,
                         argon2_memory_kib=1024, evidence_max_bytes=256 * 1024, evidence_max_pixels=4_000_000,
-                        evidence_store="dir", evidence_dir=d / "evidence")
+                        evidence_store="dir", evidence_dir=d / "evidence", ephemeral_secret_key=True)
     app = create_app(settings)
     with TestClient(app) as client:
         r = client.post("/api/v1/auth/login", json={"username": "fuzz-admin", "password": seeded.passwords["fuzz-admin"]})

@@ -118,7 +118,7 @@ def test_login_lockout_after_repeated_failures(web_server: WebServer) -> None:
     # Other users (same address) are not locked out.
     r = client.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": csrf, "next": "/queue"})
     assert r.status_code == 303
-    web_server.app.state.web.limiter.succeeded("sup", "127.0.0.1")  # the browser tests sign in as sup
+    web_server.app.state.login_limiter.reset()  # the browser tests sign in as sup
 
 
 def test_open_redirect_is_not_followed(web_server: WebServer) -> None:
@@ -126,3 +126,54 @@ def test_open_redirect_is_not_followed(web_server: WebServer) -> None:
     r = client.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": csrf,
                                     "next": "//evil.example/x"})
     assert r.status_code == 303 and r.headers["location"] == "/queue"
+
+
+def test_zones_yaml_is_serialised_not_formatted(web_server: WebServer) -> None:
+    """A camera name with a newline must not inject keys into the exported zones file (issue 13 item 9)."""
+    import yaml
+
+    from api.db.models import Camera
+
+    with web_server.db() as s:
+        camera = s.get(Camera, web_server.camera_ids["cam-02"])
+        assert camera is not None
+        old_name, camera.name = camera.name, "North\nevil: injected\nzones: []\n# "
+        s.commit()
+    try:
+        client, _ = form_client(web_server, "admin")
+        r = client.get(f"/cameras/{web_server.camera_ids['cam-02']}/zones.yaml")
+        assert r.status_code == 200
+        data = yaml.safe_load(r.text)
+        assert set(data) == {"camera", "zones"} and data["camera"] == "cam-02"
+        assert len(data["zones"]) == 2
+    finally:
+        with web_server.db() as s:
+            camera = s.get(Camera, web_server.camera_ids["cam-02"])
+            camera.name = old_name  # type: ignore[union-attr]
+            s.commit()
+
+
+def test_supervisor_may_edit_zones_through_the_api_as_in_the_editor(web_server: WebServer) -> None:
+    """One permission rule for the zone editor and ``PUT /api/v1/cameras/{code}/zones``."""
+    r = httpx.post(web_server.base_url + "/api/v1/auth/login", json={"username": "sup", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    sup = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    camera = httpx.get(web_server.base_url + "/api/v1/cameras/cam-01", headers=sup).json()
+    zones = {"camera": "cam-01", "zones": [
+        {k: v for k, v in z.items() if k in ("polygon", "forbid", "kind", "merchant", "dwell_s") and v is not None}
+        | {"id": z["code"]} for z in camera["zones"]]}
+    r = httpx.put(web_server.base_url + "/api/v1/cameras/cam-01/zones", headers=sup, json=zones)
+    assert r.status_code == 200, r.text
+    r = httpx.post(web_server.base_url + "/api/v1/auth/login", json={"username": "op", "password": PASSWORD})
+    op = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert httpx.put(web_server.base_url + "/api/v1/cameras/cam-01/zones", headers=op, json=zones).status_code == 403
+
+
+def test_session_cookie_is_secure_over_https_behind_the_proxy(web_server: WebServer) -> None:
+    """The test server trusts 127.0.0.1 as its proxy (uvicorn's forwarded_allow_ips default)."""
+    r = httpx.get(web_server.base_url + "/login", headers={"X-Forwarded-Proto": "https"})
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("frontage_session="))
+    assert "secure" in cookie.lower()
+    r = httpx.get(web_server.base_url + "/login")
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("frontage_session="))
+    assert "secure" not in cookie.lower()
