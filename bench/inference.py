@@ -5,7 +5,8 @@ frame at a time (ultralytics on torch, at the model's input size).
 
 Frontage — ``detector.batching.Batcher`` over ``detector.inference.load_backend(ModelConfig(...))``, frames of
 different cameras batched (1, 4, 8, 16), per backend: onnxruntime (the .onnx, the edge image's backend),
-ultralytics (the .pt on torch) and OpenVINO (through the ultralytics backend) when ``openvino`` is installed.
+ultralytics (the .pt on torch) and openvino (the OpenVINO runtime on the same .onnx, at its default precision
+for the CPU) when ``openvino`` is installed.
 
 The model is the shipped ``models/frontage-n`` when present, else a stand-in of the same architecture
 (``bench/standin_model.py``). Each configuration runs in several rounds interleaved with the baseline and
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib.util
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,33 +51,6 @@ def model_imgsz(onnx_path: Path) -> int:
     return int(size[0] if isinstance(size, list | tuple) else size)
 
 
-def openvino_model(pt: Path, imgsz: int, log: Any) -> Path | None:
-    """Export the .pt to an OpenVINO folder in var/bench/ (once per model file) if openvino is installed."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return None
-    import shutil
-
-    # ultralytics writes the export beside the .pt: work on a copy in var/bench/, never in models/
-    work = ROOT / "var" / "bench" / "model" / "openvino" / pt.parent.name
-    copy = work / pt.name
-    folder = work / f"{pt.stem}_openvino_model"
-    if not copy.exists() or copy.stat().st_mtime < pt.stat().st_mtime or not (folder / f"{pt.stem}.xml").exists():
-        from ultralytics import YOLO
-
-        log("inference: exporting the model to OpenVINO")
-        shutil.rmtree(folder, ignore_errors=True)
-        work.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(pt, copy)
-        try:
-            YOLO(str(copy), task="detect").export(format="openvino", imgsz=imgsz, dynamic=True, device="cpu")
-        except Exception as exc:  # an exporter problem only drops the OpenVINO rows
-            log(f"inference: OpenVINO export failed: {str(exc).splitlines()[0] if str(exc) else exc}")
-            return None
-    return folder
-
-
 def naive_loop(pt: Path, images: list[np.ndarray], imgsz: int, device: str) -> tuple[float, float]:
     """(wall s, CPU s) for ``YOLO(pt).predict(frame)`` over the frames one by one (model load excluded)."""
     from ultralytics import YOLO
@@ -92,7 +67,8 @@ def engine(path: Path, backend: str, batch: int, imgsz: int, device: str, half: 
     from detector.batching import Batcher
     from detector.inference import ModelConfig, load_backend
 
-    cfg = ModelConfig(path=str(path), backend=backend, imgsz=imgsz, max_batch=batch, device=device, half=half)
+    options: dict[str, Any] = {"type": backend, **({"half": half} if backend == "ultralytics" else {})}
+    cfg = ModelConfig(path=str(path), backend=options, imgsz=imgsz, max_batch=batch, device=device)
     return Batcher(load_backend(cfg), max_batch=batch, gate=None)
 
 
@@ -126,10 +102,8 @@ def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = 
         raise BenchError(f"the benchmark clip gave {len(images)} frames, {n_frames} needed")
     frames = as_frames(images)
     backends: dict[str, Path] = {"onnxruntime": onnx_path, "ultralytics": pt}
-    if device == "cpu":
-        ov = openvino_model(pt, imgsz, ctx.log)
-        if ov is not None:
-            backends["openvino"] = ov
+    if device == "cpu" and importlib.util.find_spec("openvino") is not None:
+        backends["openvino"] = onnx_path
     else:
         import onnxruntime as ort
 
@@ -141,7 +115,7 @@ def run(ctx: Context, device: str | None = None, batch_sizes: tuple[int, ...] = 
     engines: dict[tuple[str, int], Any] = {}
     for name, path in backends.items():
         for b in batch_sizes:
-            kind = "onnxruntime" if name == "onnxruntime" else "ultralytics"
+            kind = name if name in ("onnxruntime", "openvino") else "ultralytics"
             engines[(name, b)] = engine(path, kind, b, imgsz, device, half)
             engine_pass(engines[(name, b)], frames[:b])  # warm-up: allocations, lazy init
     base_times: list[tuple[float, float]] = []

@@ -50,6 +50,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "decode": ("bench.decode", "CPU s per s of 720p H.264: full decode vs decode-and-drop vs keyframes only"),
     "cases": ("bench.cases", "case service: ingest events/s and queue latency with many cases (PostgreSQL, SQLite)"),
     "gpu": ("bench.gpu", "batched engine on a GPU (batch 1-64, fp16, TensorRT if present)"),
+    "engines": ("bench.engines", "backend: auto's table on the shipped model (ONNX Runtime, OpenVINO f32/bf16, int8)"),
+    "e2e": ("bench.e2e", "CPU s per stream-second: frontage analyze vs YOLO(pt).predict(stream, vid_stride=10)"),
 }
 
 

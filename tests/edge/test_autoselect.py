@@ -194,3 +194,20 @@ def test_backend_options_are_typed() -> None:
     for options in (AutoOptions, OnnxRuntimeOptions):
         for name, field in options.model_fields.items():
             assert field.title and field.description, (options, name)
+
+
+def test_frontage_edge_benchmark_prints_the_table(tmp_path: Path) -> None:
+    """The real command, in its own process: the table on stdout, the choice kept in FRONTAGE_DATA_DIR."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "edge.yaml"
+    config.write_text(f"service_url: http://127.0.0.1:9\ndevice_id: bench-box\nmodel: {{path: {ONNX}}}\n"
+                      f"cameras: [{{id: cam-01, url: {CLIP}, zones: {CLIP.with_suffix('.zones.yaml')}}}]\n")
+    env = {**os.environ, "FRONTAGE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "detector", "edge", "--config", str(config), "--benchmark"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "| engine | ms/frame |" in proc.stdout and "| onnxruntime |" in proc.stdout and "chosen:" in proc.stdout
+    assert (tmp_path / "data" / "engines.json").exists()
