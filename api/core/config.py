@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.core.standing import StandingRules
+
 _DEFAULT_DEADLINES: dict[str, float] = {
     "out_of_store_trading": 2 * 3600.0,
     "exposed_garbage": 3600.0,
