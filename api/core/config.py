@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     dispatch_at_level: Annotated[int | None, Field(
         ge=1, le=3, title="Automatic dispatch level",
         description="Escalations reaching this level are dispatched automatically; None: only by a supervisor")] = 1
+    standing_rules: Annotated[StandingRules, Field(
+        title="Merchant standing rules",
+        description="Green / yellow / red thresholds over a rolling window (docs/STATS.md)")] = StandingRules()
     report_cjk_font: Annotated[Path | None, Field(
         title="CJK font for PDF reports",
         description="TTF/OTF/TTC file for Chinese text in PDF reports; unset: the Debian font packages' paths are tried")] = (
