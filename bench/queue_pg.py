@@ -1,14 +1,17 @@
-"""Measure the operator queue at scale on PostgreSQL (a fresh schema, dropped afterwards)::
+"""The operator queue at scale on PostgreSQL, in-process (a fresh schema, dropped afterwards)::
 
-    python -m api.perf --cases 1000000 [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    python -m bench.queue_pg --cases 1000000 [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Fills ``cases`` with generate_series (realistic spread of states, cameras, merchants, ages), then times
-the queue requests through the real app (median of 5 after a warm-up) and prints each plan's top line.
+page 2 of each queue request through the app in this process (TestClient; median of 5 after a warm-up).
+A quick probe of query plans while changing `api.services.queue`; the figures in BENCHMARKS.md come from
+``bench/cases.py`` (a real uvicorn process over HTTP, both databases).
 """
 
 from __future__ import annotations
 
 import argparse
+import secrets
 import statistics
 import time
 import uuid
@@ -55,7 +58,7 @@ def main() -> None:
     from api.core.config import Settings
     from api.db.migrate import upgrade
     from api.main import create_app
-    from api.security import Passwords, SessionTokens
+    from api.security import Passwords
 
     schema = f"perf_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
@@ -77,9 +80,10 @@ def main() -> None:
         with engine.connect() as c:
             n = c.execute(text("SELECT count(*) FROM cases")).scalar_one()
         print(f"filled {n} cases in {time.perf_counter() - t0:.1f} s")
-        settings = Settings(database_url=url, scheduler_enabled=False, auto_migrate=False)
+        settings = Settings(database_url=url, scheduler_enabled=False, auto_migrate=False,
+                            secret_key=secrets.token_urlsafe(48))  # a key for this run only
         app = create_app(settings)
-        token = SessionTokens(settings.secret_key, 3600).issue(uid)
+        token = app.state.session_tokens.issue(uid)  # the app's own issuer: whatever signs its sessions
         headers = {"Authorization": f"Bearer {token}"}
         queries = {
             "newest 50": {},
