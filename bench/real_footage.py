@@ -71,7 +71,9 @@ class Rules:
         self.camera = camera
         self.analyzers = {}
         for name, policy in policies.items():
-            a = CameraAnalyzer(camera, zones, classmap, ModelInfo(name="frontage-n", version="bench", sha256="0" * 64))
+            # the 3.1 rules had no score floors: the same class map without its min_score
+            cmap = replace(classmap, min_score={}, _tables={}) if name == "3.1" else classmap
+            a = CameraAnalyzer(camera, zones, cmap, ModelInfo(name="frontage-n", version="bench", sha256="0" * 64))
             a.rules = RuleEngine(zones, camera=camera, policy=policy)
             self.analyzers[name] = a
         self.trackers = None
@@ -121,7 +123,9 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def run(shared: Path, model: Path, *, loop_s: float, clip_s: float, still_s: float, stills_per_clip: int,
-        photos_limit: int | None, bag_windows: int, log: Callable[[str], None]) -> dict:
+        photos_limit: int | None, bag_windows: int, log: Callable[[str], None], only: set[str] | None = None,
+        photo_sets: tuple[str, ...] = ("bags", "street_garbage")) -> dict:
+    """Every section for every clip (``only``: just these clip file names); see the module docstring."""
     from detector.classmap import ClassMap, classes_file_for
     from detector.inference import ModelConfig, load_backend
     from detector.rules import RulePolicy
@@ -137,12 +141,15 @@ def run(shared: Path, model: Path, *, loop_s: float, clip_s: float, still_s: flo
     classmap = ClassMap.load(classes_file_for(model))
     policies = {"3.1": RulePolicy.legacy(), "current": RulePolicy()}
     result: dict = {"model": str(model), "version": str(backend.version), "policy": RulePolicy().model_dump(),
+                    "min_score": classmap.min_score,
                     "loop_s": loop_s, "clip_s": clip_s, "still_s": still_s, "looped": {}, "composited": {},
                     "swaying": {}, "stills": {}, "photos": {}}
     negatives: dict[str, list[float]] = {}
     positives: dict[str, list[float]] = {}
     cutouts = bag_cutouts_valid(shared, limit=60)
     for path in shared_clips(shared):
+        if only is not None and path.name not in only:
+            continue
         started = time.perf_counter()
         clip = SourceClip.load(path)
         zones = clip_zones(path)
@@ -248,7 +255,7 @@ def run(shared: Path, model: Path, *, loop_s: float, clip_s: float, still_s: flo
         del clip, cache
 
     # 3b. real photos held still: a bag or a garbage pile should open exposed_garbage, nothing else
-    for which in ("bags", "street_garbage"):
+    for which in photo_sets:
         import cv2
 
         photos = photo_set(shared, which)[:photos_limit]

@@ -1,8 +1,13 @@
 """Class maps: model class name -> Frontage category (or ``ignore``), from ``models/<model>.classes.yaml``.
 
 A class map is bound once to a model's class list (`ClassMap.bind`) into a numpy lookup table, so mapping
-a frame's detections is one vectorised indexing step. Detections of ``ignore`` classes are dropped; the
-rest carry ``data["category"]`` (an object array of category strings).
+a frame's detections is one vectorised indexing step. Detections of ``ignore`` classes are dropped (or kept
+for the rules, ``keep_ignored``); the rest carry ``data["category"]`` (an object array of category strings).
+
+``min_score`` (optional) is the lowest score a box of a violation class may have to reach the rules: the
+score floors calibrated on real negative footage for that model (``python -m bench.real_footage`` prints the
+score distributions; ``models/MODEL_CARD.md`` has the figures). It belongs to the model, so it lives in the
+model's classes file, beside the mapping.
 
 The one place where a category depends on the zone is `zone_category` at the bottom of this file: a stall
 cart / street vending in a zone that has a merchant counts as that merchant's out-of-store trading.
@@ -14,6 +19,9 @@ cart / street vending in a zone that has a merchant counts as that merchant's ou
 ...                class_id=np.array([0, 1]), class_names=("person", "chair"))
 >>> cmap.apply(d).data["category"].tolist()
 ['out_of_store_trading']
+>>> floored = ClassMap.from_dict({"classes": {"person": "ignore", "chair": "out_of_store_trading"}, "min_score": {"chair": 0.85}})
+>>> len(floored.apply(d[[1]]))
+0
 >>> zone_category("street_vending", zone_has_merchant=True)
 'out_of_store_trading'
 """
@@ -44,6 +52,7 @@ class ClassMap:
     model: str
     classes: dict[str, str]
     default: str | None = None  # category for classes not listed; None: unlisted classes are an error
+    min_score: dict[str, float] = field(default_factory=dict)  # class -> lowest score a violation box may have
     _tables: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -62,8 +71,18 @@ class ClassMap:
         default = data.get("default")
         if default is not None and str(default) not in _VALID:
             raise ClassMapError(f"{source}: default maps to unknown category {default!r}")
+        floors = data.get("min_score") or {}
+        if not isinstance(floors, dict):
+            raise ClassMapError(f"{source}: 'min_score' must map class names to scores between 0 and 1")
+        min_score: dict[str, float] = {}
+        for name, value in floors.items():
+            if str(name) not in classes:
+                raise ClassMapError(f"{source}: min_score names class {name!r}, which 'classes' does not list")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ClassMapError(f"{source}: min_score of {name!r} must be a number between 0 and 1, got {value!r}")
+            min_score[str(name)] = float(value)
         return cls(source=source, model=str(data.get("model") or Path(source).stem), classes=classes,
-                   default=None if default is None else str(default))
+                   default=None if default is None else str(default), min_score=min_score)
 
     @classmethod
     def load(cls, path: str | Path) -> ClassMap:
@@ -94,11 +113,22 @@ class ClassMap:
         """
         if not len(detections):
             return detections.with_data(category=np.array([], dtype=object))
-        categories = self.bind(tuple(detections.class_names))[detections.class_id]
+        names = tuple(detections.class_names)
+        categories = self.bind(names)[detections.class_id]
         categorised = detections.with_data(category=categories)
-        if keep_ignored:
-            return categorised
-        return categorised[categories != IGNORE]
+        keep = np.ones(len(detections), bool) if keep_ignored else categories != IGNORE
+        if self.min_score:
+            floor = self._floors(names)[detections.class_id]
+            keep &= (categories == IGNORE) | (detections.confidence >= floor)
+        return categorised if keep.all() else categorised[keep]
+
+    def _floors(self, class_names: tuple[str, ...]) -> np.ndarray:
+        key = ("min_score", *class_names)
+        table = self._tables.get(key)
+        if table is None:
+            table = np.array([self.min_score.get(n, 0.0) for n in class_names], np.float32)
+            self._tables[key] = table
+        return table
 
 
 def classes_file_for(model_path: str | Path) -> Path:

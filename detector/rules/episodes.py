@@ -319,16 +319,13 @@ class RuleEngine:
         return pz
 
     def screen(self, detections: Detections) -> tuple[Detections, Detections]:
-        """(violation boxes the rules should consider, every box that passed its class's score floor).
+        """(violation boxes the rules should consider, every box of the frame).
 
         Ignore-class boxes are never violations but stay in the second set: they vote and suppress.
         """
-        categories = detections.data.get("category", np.full(len(detections), "", dtype=object))
-        is_ignore = categories == IGNORE
+        seen = detections
+        is_ignore = detections.data["category"] == IGNORE
         p = self.policy
-        keep = is_ignore | (detections.confidence >= p.score_floor(tuple(detections.class_names))[detections.class_id])
-        seen = detections[keep] if not keep.all() else detections
-        is_ignore = is_ignore[keep]
         violation = ~is_ignore
         if p.suppress_iou is not None and is_ignore.any() and violation.any():
             iou = box_iou(seen.xyxy[violation], seen.xyxy[is_ignore])

@@ -11,11 +11,13 @@ as a bag in one frame and as goods in the next. Box overlap alone (the reference
 * **win the class vote** over its dwell: in each frame the detection that overlaps the reference box most
   (of any class, ``ignore`` classes included) is that frame's reading of the object; a bag in 3 frames and a
   car in 20 is not a bag;
-* **score at least** its class's ``min_score`` (calibrated on real negative footage, ``models/MODEL_CARD.md``);
+* **score at least** its class's ``min_score`` (calibrated on real negative footage; a property of the model, so
+  it lives in the model's classes file and `detector.classmap.ClassMap.apply` applies it);
 * **not be another thing**: a box of an ``ignore`` class (person, bench, bin; car and more as the model
   learns them) that overlaps a violation box and scores at least as high suppresses it.
 
-`RulePolicy.legacy()` is the 3.1 rules (box overlap only), kept so benchmarks can compare like with like.
+`RulePolicy.legacy()` is the 3.1 rules (box overlap only; with a classes file without ``min_score``), kept so
+benchmarks can compare like with like.
 
 >>> grey = np.zeros((100, 100), np.uint8); grey[20:40, 20:40] = 200
 >>> a = box_crop(grey, np.array([10, 10, 50, 50]))
@@ -82,12 +84,6 @@ class RulePolicy(BaseModel):
     min_vote_share: Annotated[float, Field(
         ge=0, le=1, title="Class vote",
         description="Share of the readings over the dwell that must be the episode's category")] = 0.6
-    min_score: Annotated[dict[str, float], Field(
-        title="Minimum score per class",
-        description="Model class name -> lowest score a violation box of that class may have (real negatives)")] = {}
-    default_min_score: Annotated[float, Field(
-        ge=0, le=1, title="Minimum score",
-        description="Lowest score for violation classes not listed in min_score")] = 0.0
     suppress_iou: Annotated[float | None, Field(
         gt=0, le=1, title="Ignore-class suppression",
         description="A violation box overlapping an ignore-class box of at least its score by this IoU is "
@@ -96,9 +92,4 @@ class RulePolicy(BaseModel):
     @classmethod
     def legacy(cls) -> RulePolicy:
         """The rules of frontage-n 3.1 as shipped: box overlap only (no pixels, no vote, no score floor)."""
-        return cls(pixel_check=False, min_still_share=0.0, min_vote_share=0.0, min_score={},
-                   default_min_score=0.0, suppress_iou=None)
-
-    def score_floor(self, class_names: tuple[str, ...]) -> np.ndarray:
-        """Per class id: the minimum score of that class."""
-        return np.array([self.min_score.get(n, self.default_min_score) for n in class_names], np.float32)
+        return cls(pixel_check=False, min_still_share=0.0, min_vote_share=0.0, suppress_iou=None)

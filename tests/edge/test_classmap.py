@@ -76,3 +76,28 @@ def test_stall_cart_counts_as_trading_in_merchant_zone() -> None:
 
 def test_default_classes_file() -> None:
     assert classes_file_for("models/frontage-n.onnx") == Path("models/frontage-n.classes.yaml")
+
+
+def test_score_floors_drop_weak_violation_boxes_and_keep_ignored_ones() -> None:
+    cmap = ClassMap.from_dict({"classes": {"person": "ignore", "trash_bag": "exposed_garbage"},
+                               "min_score": {"trash_bag": 0.6, "person": 0.95}})
+    d = _dets(("person", "trash_bag"), [0, 1, 1])  # scores 0.5, 0.7, 0.9
+    assert [round(float(c), 2) for c in cmap.apply(d).confidence] == [0.7, 0.9]
+    kept = cmap.apply(d, keep_ignored=True)  # an ignore class is never floored: it only votes and suppresses
+    assert kept.data["category"].tolist() == ["ignore", "exposed_garbage", "exposed_garbage"]
+    weak = _dets(("person", "trash_bag"), [1, 1])  # 0.5 and 0.9
+    assert [round(float(c), 2) for c in cmap.apply(weak).confidence] == [0.9]
+
+
+@pytest.mark.parametrize("floors, message", [
+    ("{chair: 0.5}", "min_score names class 'chair'"),
+    ("{trash_bag: 1.5}", "between 0 and 1"),
+    ("{trash_bag: high}", "between 0 and 1"),
+    ("[0.5]", "'min_score' must map"),
+])
+def test_bad_score_floors_are_one_clear_error(tmp_path: Path, floors: str, message: str) -> None:
+    path = tmp_path / "m.classes.yaml"
+    path.write_text(f"classes: {{trash_bag: exposed_garbage}}\nmin_score: {floors}\n")
+    with pytest.raises(ClassMapError, match=message) as err:
+        ClassMap.load(path)
+    assert str(path) in str(err.value)

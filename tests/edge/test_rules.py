@@ -271,15 +271,18 @@ def test_ignore_class_box_suppresses_a_lower_scoring_violation_box() -> None:
     assert [e.type for e in feed(zones(), frames, 60)] == [EventType.STARTED]
 
 
-def test_class_score_floor() -> None:
-    from detector.rules import RulePolicy
+def test_class_score_floor_of_the_classes_file() -> None:
+    floored = ClassMap.from_dict({"classes": {**CMAP.classes}, "min_score": {"trash_bag": 0.5}})
 
-    engine = RuleEngine(zones().zones_file, policy=RulePolicy(min_score={"trash_bag": 0.5}))
-    weak = {t: (seen(("trash_bag", BAG[1], 0.45)), scene(BAG[1], noise=t + 1)) for t in range(60)}
-    assert feed(engine, weak, 60) == []
-    strong = {t: (seen(("trash_bag", BAG[1], 0.55)), scene(BAG[1], noise=t + 1)) for t in range(60)}
-    engine = RuleEngine(zones().zones_file, policy=RulePolicy(min_score={"trash_bag": 0.5}))
-    assert [e.type for e in feed(engine, strong, 60)] == [EventType.STARTED]
+    def bag(score: float) -> Detections:
+        return floored.apply(Detections(xyxy=np.array([BAG[1]], np.float32), confidence=np.array([score], np.float32),
+                                        class_id=np.array([NAMES.index("trash_bag")]), class_names=NAMES),
+                             keep_ignored=True)
+
+    weak = {t: (bag(0.45), scene(BAG[1], noise=t + 1)) for t in range(60)}
+    assert feed(zones(), weak, 60) == []
+    strong = {t: (bag(0.55), scene(BAG[1], noise=t + 1)) for t in range(60)}
+    assert [e.type for e in feed(zones(), strong, 60)] == [EventType.STARTED]
 
 
 def test_lighting_change_is_not_movement() -> None:
