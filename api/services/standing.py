@@ -150,3 +150,13 @@ def advice(result: Standing, rules: StandingRules, lang: str,
                                                self_rectified=result.self_rectified, escalated=result.escalated,
                                                repeat=result.repeat),
             "advice": lines}
+
+
+def for_merchant(session: Session, merchant: Merchant, rules: StandingRules, now: datetime, lang: str,
+                 fmt_date: Callable[[datetime], str] = lambda d: d.strftime("%Y-%m-%d")) -> dict[str, Any]:
+    """Standing and advice together: what the merchant page and the merchant API show."""
+    result = standing(session, merchant, rules, now)
+    return {**advice(result, rules, lang, fmt_date), "window_days": result.window_days, "cases": result.cases,
+            "self_rectified": result.self_rectified, "escalated": result.escalated, "repeat": result.repeat,
+            "self_rectification_rate": result.rate, "reasons": result.reasons,
+            "improves_on": {k: v.isoformat() for k, v in result.clears_on.items()}}

@@ -16,6 +16,7 @@ from api.deps import get_current_merchant
 from api.evidence import EvidenceError, check_file, store
 from api.services.cases import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
 from api.services.evidence import evidence_response
+from api.services.standing import for_merchant as merchant_standing
 from api.web.context import DbDep, Page, PageDep
 from api.workflow import Action, TransitionError, Workflow
 
@@ -64,6 +65,8 @@ def _render(page: Page, db: DbDep, merchant: Merchant, token: str, flash: str | 
     history = [c for c in cases if c.state not in OPEN_FOR_MERCHANT]
     return page.render("merchant.html", status_code=status_code, merchant=merchant, token=token,
                        open_cases=open_cases, history=history, photos=photos, flash=flash, flash_kind=flash_kind,
+                       standing=merchant_standing(db, merchant, page.request.app.state.settings.standing_rules,
+                                                  page.now(), page.lang, lambda d: page.fmt_time(d, True)[:10]),
                        can_report=lambda c: c.state == CaseState.NOTIFIED.value,
                        merchant_state=lambda state: page.t(MERCHANT_LABELS[state]) if state in MERCHANT_LABELS
                        else page.t.state(state))

@@ -87,3 +87,12 @@ def test_report_bad_requests_are_4xx(web_server: WebServer) -> None:
         client.close()
     anonymous = httpx.get(f"{web_server.base_url}/reports/report.pdf", follow_redirects=False)
     assert anonymous.status_code == 303 and "/login" in anonymous.headers["location"]
+
+
+def test_merchant_page_shows_its_standing(web_server: WebServer) -> None:
+    token = web_server.merchant_tokens["m-004"]
+    html = httpx.get(f"{web_server.base_url}/m/{token}?lang=en").text
+    assert 'id="standing"' in html and "Your standing" in html
+    assert 'data-level="green"' in html and "stay green" in html  # one notified case, nothing escalated
+    zh = httpx.get(f"{web_server.base_url}/m/{token}?lang=zh-CN").text
+    assert "您的信用等级" in zh and "良好" in zh
