@@ -47,8 +47,26 @@ SIZES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "bollard": ((0.7, 1.0), (0.18, 0.25)),
     "lamp_post": ((4.0, 6.0), (0.14, 0.3)),
     "tree": ((3.2, 5.5), (0.45, 0.75)),
+    # street things of the next model's class list (models/frontage-n.next.classes.yaml), all `ignore`;
+    # car, planter and bollard above are drawn as distractors today and labelled under the next list
+    "van_truck": ((1.9, 3.2), (1.6, 3.0)),
+    "bus": ((2.8, 3.3), (2.4, 4.0)),
+    "pushchair": ((0.95, 1.1), (0.6, 0.95)),
+    "wheelchair": ((0.9, 1.0), (0.75, 1.0)),
+    "dog": ((0.3, 0.7), (1.0, 1.6)),
+    "handbag": ((0.22, 0.4), (0.8, 1.4)),
+    "backpack": ((0.4, 0.55), (0.6, 0.8)),
+    "suitcase": ((0.55, 0.95), (0.45, 0.7)),
+    "kiosk": ((2.0, 2.6), (0.35, 1.4)),
+    "bike_rack": ((0.7, 0.95), (1.5, 3.5)),
+    "poster": ((1.2, 2.6), (0.5, 2.2)),
+    "window_display": ((1.4, 2.2), (1.0, 2.2)),
 }
 DISTRACTORS = ("car", "planter", "bollard", "lamp_post", "tree")
+#: drawn only for the next model's data (dataset builder's scenes, composites): the existing scenarios and
+#: stills never draw them, so their random streams and the sample clips stay as they are
+STREET_THINGS = ("car", "van_truck", "bus", "pushchair", "wheelchair", "dog", "handbag", "backpack", "suitcase",
+                 "kiosk", "bollard", "planter", "bike_rack", "poster", "window_display")
 
 _WORK_HEIGHT = 200  # draw at least this tall, then resize down: anti-aliasing and detail for small sprites
 
@@ -636,12 +654,250 @@ def _tree(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
                     _c(leaf[0] * k, leaf[1] * k, leaf[2] * k))
 
 
+# ------------------------------------------------------------------- street things (next class list)
+def _van_truck(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """A van or a box lorry seen from the side: tall box body, cab with a windscreen, two or three wheels."""
+    body = _pick(rng, [(235, 235, 235), (200, 200, 200), (40, 40, 40), (160, 90, 30), (30, 110, 200),
+                       (40, 140, 60), (30, 30, 180)], 10)
+    flip = rng.random() < 0.5
+    cab = 0.28 if rng.random() < 0.5 else 0.22
+    x_cab0, x_cab1 = (0.0, cab) if flip else (1 - cab, 1.0)
+    pen.rect(0.0 if not flip else cab - 0.01, 0.02, 1 - cab + 0.01 if not flip else 1.0, 0.8, body)  # cargo box
+    pen.poly([(x_cab0, 0.8), (x_cab1, 0.8), (x_cab1, 0.3), (x_cab0 + (0.0 if flip else cab * 0.3), 0.22),
+              (x_cab0 + (cab * 0.7 if flip else 0.0), 0.22)], _shade(body, 0.95) if rng.random() < 0.6 else _rand_color(rng))
+    wx0, wx1 = (x_cab0 + 0.02, x_cab0 + cab * 0.6) if flip else (x_cab1 - cab * 0.6, x_cab1 - 0.02)
+    pen.rect(wx0, 0.3, wx1, 0.48, _c(70, 55, 45))
+    if rng.random() < 0.6:  # lettering or a red cross on the box
+        if rng.random() < 0.2:
+            cx = 0.5 - (cab / 2 if not flip else -cab / 2)
+            pen.rect(cx - 0.05, 0.25, cx + 0.05, 0.55, _c(30, 30, 210))
+            pen.rect(cx - 0.12, 0.35, cx + 0.12, 0.45, _c(30, 30, 210))
+        else:
+            pen.text(_word(rng, int(rng.integers(3, 7))), 0.08 if not flip else cab + 0.06, 0.45, 0.12,
+                     _rand_color(rng), 0.02)
+    pen.rect(0.0, 0.76, 1.0, 0.82, _shade(body, 0.6))
+    axles = (0.15, 0.85) if rng.random() < 0.7 else (0.12, 0.27, 0.85)
+    for x in axles:
+        _wheel(pen, x if not flip else 1 - x, 0.84, 0.07, 0.15, rng, tyre=0.1, spokes=False)
+
+
+def _bus(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    body = _pick(rng, [(40, 40, 200), (235, 235, 235), (40, 160, 60), (30, 170, 230), (160, 90, 30)], 10)
+    pen.rect(0.0, 0.03, 1.0, 0.86, body)
+    pen.rect(0.0, 0.03, 1.0, 0.07, _shade(body, 0.8))
+    n = int(rng.integers(5, 9))
+    glass = _c(80, 65, 55)
+    for i in range(n):
+        x0 = 0.03 + i * 0.94 / n
+        pen.rect(x0 + 0.01, 0.14, x0 + 0.94 / n - 0.01, 0.46, glass)
+    if rng.random() < 0.5:  # double-decker: a second row of windows
+        for i in range(n):
+            x0 = 0.03 + i * 0.94 / n
+            pen.rect(x0 + 0.01, 0.5, x0 + 0.94 / n - 0.01, 0.62, glass)
+    door = float(rng.uniform(0.15, 0.7))
+    pen.rect(door, 0.16, door + 0.08, 0.84, _shade(glass, 1.2))
+    pen.rect(0.05, 0.66, 0.5, 0.76, _rand_color(rng))  # advert band
+    for x in (0.15, 0.82):
+        _wheel(pen, x, 0.86, 0.05, 0.13, rng, tyre=0.09, spokes=False)
+
+
+def _pushchair(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """Pushchair / pram: a hooded seat or carrycot on a light frame, four small wheels, a push handle."""
+    fabric = _pick(rng, [(40, 40, 40), (120, 60, 30), (60, 60, 150), (150, 150, 150), (40, 90, 40), (170, 120, 200)], 12)
+    frame = _pick(rng, [(30, 30, 30), (190, 190, 190)])
+    flip = rng.random() < 0.5
+    def fx(x: float) -> float:
+        return 1 - x if flip else x
+    pen.line((fx(0.95), 0.02), (fx(0.6), 0.55), frame, 0.025)  # handle bar down to the seat
+    pen.line((fx(0.88), 0.02), (fx(1.0), 0.02), frame, 0.035)
+    pen.line((fx(0.6), 0.55), (fx(0.2), 0.88), frame, 0.02)
+    pen.line((fx(0.6), 0.55), (fx(0.78), 0.88), frame, 0.02)
+    if rng.random() < 0.5:  # pram: carrycot
+        pen.poly([(fx(0.05), 0.3), (fx(0.7), 0.3), (fx(0.62), 0.62), (fx(0.12), 0.62)], fabric)
+        pen.ellipse(fx(0.2), 0.3, 0.17, 0.2, _shade(fabric, 0.8), a0=180, a1=360)
+    else:  # buggy: seat with a hood
+        pen.poly([(fx(0.15), 0.25), (fx(0.55), 0.3), (fx(0.6), 0.62), (fx(0.25), 0.6)], fabric)
+        pen.ellipse(fx(0.3), 0.28, 0.2, 0.18, _shade(fabric, 0.75), a0=180, a1=360)
+    if rng.random() < 0.4:  # shopping basket underneath
+        pen.rect(fx(0.3) - 0.12, 0.66, fx(0.3) + 0.14, 0.78, _shade(fabric, 0.5))
+    for x in (0.2, 0.78):
+        _wheel(pen, fx(x), 0.9, 0.09, 0.09, rng, tyre=0.04, spokes=False)
+
+
+def _wheelchair(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    frame = _pick(rng, [(160, 160, 160), (30, 30, 30), (150, 60, 30), (40, 40, 160)])
+    seat = _pick(rng, [(30, 30, 30), (60, 40, 30), (90, 50, 40)])
+    flip = rng.random() < 0.5
+    def fx(x: float) -> float:
+        return 1 - x if flip else x
+    _wheel(pen, fx(0.4), 0.6, 0.36, 0.38, rng, tyre=0.035)  # big rear wheel with a push rim
+    pen.ellipse(fx(0.4), 0.6, 0.3, 0.32, frame, thick=0.012)
+    _wheel(pen, fx(0.88), 0.93, 0.07, 0.06, rng, tyre=0.03, spokes=False)
+    pen.line((fx(0.2), 0.05), (fx(0.28), 0.55), frame, 0.03)  # back post and push handle
+    pen.line((fx(0.1), 0.05), (fx(0.2), 0.05), frame, 0.03)
+    pen.poly([(fx(0.22), 0.1), (fx(0.3), 0.1), (fx(0.34), 0.5), (fx(0.26), 0.5)], seat)
+    pen.rect(min(fx(0.28), fx(0.75)), 0.48, max(fx(0.28), fx(0.75)), 0.54, seat)
+    pen.line((fx(0.72), 0.52), (fx(0.86), 0.88), frame, 0.025)
+    pen.line((fx(0.8), 0.86), (fx(0.95), 0.86), frame, 0.03)
+
+
+def _dog(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    fur = _pick(rng, [(40, 70, 120), (30, 30, 30), (200, 210, 220), (60, 110, 170), (120, 140, 160)], 14)
+    flip = rng.random() < 0.5
+    def fx(x: float) -> float:
+        return 1 - x if flip else x
+    pen.ellipse(fx(0.45), 0.45, 0.32, 0.17, fur)  # body
+    for x in (0.2, 0.3, 0.6, 0.7):
+        pen.line((fx(x), 0.5), (fx(x + float(rng.uniform(-0.03, 0.03))), 0.97), _shade(fur, 0.85), 0.07)
+    pen.line((fx(0.14), 0.4), (fx(0.02), 0.18 + float(rng.uniform(0, 0.2))), fur, 0.05)  # tail
+    pen.line((fx(0.72), 0.4), (fx(0.8), 0.2), fur, 0.12)  # neck
+    pen.ellipse(fx(0.84), 0.17, 0.11, 0.12, fur)
+    pen.ellipse(fx(0.94), 0.22, 0.06, 0.05, _shade(fur, 0.8))  # muzzle
+    pen.ellipse(fx(0.8), 0.08, 0.04, 0.08, _shade(fur, 0.7))  # ear
+    if rng.random() < 0.5:  # lead going up out of the picture
+        pen.line((fx(0.78), 0.3), (fx(0.99), 0.0), _c(40, 40, 160), 0.012)
+
+
+def _handbag(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    col = _rand_color(rng, sat=(0.2, 0.9), val=(0.2, 0.85))
+    if rng.random() < 0.5:  # handbag: trapezoid with a strap loop
+        pen.ellipse(0.5, 0.32, 0.28, 0.3, _shade(col, 0.7), thick=0.05, a0=180, a1=360)
+        pen.poly([(0.12, 0.35), (0.88, 0.35), (1.0, 1.0), (0.0, 1.0)], col)
+        pen.rect(0.42, 0.42, 0.58, 0.5, _c(150, 190, 210))
+    else:  # paper or plastic shopping bag with two handles
+        pen.rect(0.05, 0.3, 0.95, 1.0, col)
+        for x in (0.3, 0.7):
+            pen.ellipse(x, 0.3, 0.12, 0.22, _shade(col, 0.6), thick=0.03, a0=180, a1=360)
+        if rng.random() < 0.6:
+            pen.text(_word(rng, 3), 0.15, 0.7, 0.15, _c(255, 255, 255) if sum(col[:3]) < 400 else _c(20, 20, 20), 0.03)
+
+
+def _backpack(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    col = _rand_color(rng, sat=(0.2, 0.9), val=(0.15, 0.8))
+    pen.ellipse(0.5, 0.1, 0.2, 0.08, _shade(col, 0.6), thick=0.04, a0=180, a1=360)  # grab loop
+    pen.poly([(0.12, 0.12), (0.88, 0.12), (1.0, 0.95), (0.0, 0.95)], col)
+    pen.ellipse(0.5, 0.14, 0.38, 0.08, col)
+    pen.rect(0.18, 0.55, 0.82, 0.92, _shade(col, 0.8))  # front pocket
+    pen.line((0.2, 0.55), (0.8, 0.55), _c(30, 30, 30), 0.015)
+
+
+def _suitcase(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    col = _pick(rng, [(30, 30, 30), (60, 60, 170), (150, 150, 150), (160, 90, 30), (40, 120, 200), (200, 200, 200)], 14)
+    extended = rng.random() < 0.7  # being wheeled: the handle pulled out
+    top = 0.38 if extended else 0.1
+    if extended:
+        for x in (0.38, 0.62):
+            pen.line((x, 0.02), (x, top), _c(150, 150, 150), 0.02)
+        pen.line((0.34, 0.02), (0.66, 0.02), _c(30, 30, 30), 0.04)
+    else:
+        pen.ellipse(0.5, top, 0.14, 0.07, _c(30, 30, 30), thick=0.03, a0=180, a1=360)
+    pen.rect(0.05, top, 0.95, 0.94, col)
+    for x in (0.3, 0.5, 0.7):
+        pen.line((x, top + 0.03), (x, 0.9), _shade(col, 0.8), 0.012)
+    for x in (0.15, 0.85):
+        pen.ellipse(x, 0.96, 0.06, 0.035, _c(25, 25, 25))
+
+
+def _kiosk(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """A news kiosk, a phone booth or a ticket / parking machine (the aspect decides which reads best)."""
+    col = _pick(rng, [(40, 90, 40), (40, 40, 180), (200, 200, 200), (60, 60, 60), (30, 140, 210), (140, 80, 30)], 12)
+    wide = pen.w / pen.h
+    if wide > 0.9:  # news kiosk: roof, open counter full of magazines, a sign
+        pen.rect(0.0, 0.0, 1.0, 0.12, _shade(col, 0.8))
+        pen.text(_word(rng, 5), 0.1, 0.1, 0.08, _c(255, 255, 255), 0.015)
+        pen.rect(0.03, 0.12, 0.97, 1.0, col)
+        pen.rect(0.1, 0.2, 0.9, 0.55, _c(80, 70, 60))
+        for _ in range(int(rng.integers(10, 24))):
+            x, y = float(rng.uniform(0.12, 0.85)), float(rng.uniform(0.22, 0.5))
+            pen.rect(x, y, x + 0.05, y + 0.07, _rand_color(rng))
+        pen.rect(0.05, 0.55, 0.95, 0.6, _shade(col, 0.6))
+    elif wide > 0.55:  # phone booth: glass box on a frame
+        pen.rect(0.0, 0.0, 1.0, 1.0, col)
+        pen.rect(0.1, 0.12, 0.9, 0.95, _c(150, 140, 120))
+        pen.line((0.5, 0.12), (0.5, 0.95), col, 0.02)
+        for y in (0.35, 0.6):
+            pen.line((0.1, y), (0.9, y), col, 0.015)
+        pen.rect(0.05, 0.02, 0.95, 0.09, _c(230, 230, 230))
+        pen.rect(0.35, 0.4, 0.6, 0.55, _c(60, 60, 60))  # the phone through the glass
+    else:  # ticket or parking machine: a post with a screen and keypad
+        pen.rect(0.15, 0.0, 0.85, 0.65, col)
+        pen.rect(0.25, 0.08, 0.75, 0.25, _c(120, 90, 40))
+        for r in range(3):
+            for cc in range(3):
+                pen.rect(0.28 + cc * 0.15, 0.3 + r * 0.08, 0.38 + cc * 0.15, 0.36 + r * 0.08, _c(200, 200, 200))
+        pen.rect(0.4, 0.65, 0.6, 1.0, _shade(col, 0.6))
+
+
+def _bike_rack(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """Sheffield stands in a row (inverted U hoops) or a wheel rack, empty."""
+    metal = _pick(rng, [(160, 160, 160), (40, 40, 40), (40, 90, 40), (30, 140, 210)])
+    n = int(rng.integers(2, 6))
+    if rng.random() < 0.6:
+        for i in range(n):
+            x0 = 0.02 + i * 0.96 / n
+            x1 = x0 + 0.96 / n * 0.7
+            pen.line((x0, 0.3), (x0, 1.0), metal, 0.06)
+            pen.line((x1, 0.3), (x1, 1.0), metal, 0.06)
+            pen.ellipse((x0 + x1) / 2, 0.3, (x1 - x0) / 2, 0.28, metal, thick=0.06, a0=180, a1=360)
+    else:
+        pen.rect(0.0, 0.9, 1.0, 0.97, metal)
+        for i in range(n * 2):
+            x = 0.04 + i * 0.92 / (n * 2 - 1)
+            pen.ellipse(x, 0.62, 0.02, 0.34, metal, thick=0.025)
+
+
+def _poster(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """A free-standing billboard, an advertising column face or a hoarding panel: big printed picture + text."""
+    frame = _pick(rng, [(40, 40, 40), (200, 200, 200), (40, 90, 40)])
+    legs = rng.random() < 0.5
+    bottom = 0.8 if legs else 1.0
+    pen.rect(0.0, 0.0, 1.0, bottom, frame)
+    pen.rect(0.03, 0.03, 0.97, bottom - 0.03, _rand_color(rng, val=(0.5, 1.0)))
+    for _ in range(int(rng.integers(2, 6))):  # picture: blobs and bands of colour (products, faces, bags...)
+        pen.blob(float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.15, bottom - 0.2)), float(rng.uniform(0.1, 0.3)),
+                 float(rng.uniform(0.06, 0.2)), _rand_color(rng), rng, 0.2)
+    for k in range(int(rng.integers(1, 4))):
+        pen.text(_word(rng, int(rng.integers(3, 8))), 0.08, 0.15 + k * 0.12, 0.07, _rand_color(rng, val=(0.0, 0.3)), 0.015)
+    if legs:
+        for x in (0.15, 0.85):
+            pen.rect(x - 0.03, bottom, x + 0.03, 1.0, _shade(frame, 0.7))
+
+
+def _window_display(pen: _Pen, rng: Rng, prm: dict[str, float]) -> None:
+    """Goods seen through a shop window: a dark glass pane with a frame, shelves and goods behind it, glare."""
+    frame = _pick(rng, [(40, 40, 40), (200, 200, 200), (60, 90, 130)])
+    pen.rect(0.0, 0.0, 1.0, 1.0, frame)
+    inner = _c(*(int(v) for v in rng.integers(40, 90, 3)))
+    pen.rect(0.04, 0.04, 0.96, 0.86, inner)
+    shelves = int(rng.integers(2, 4))
+    for i in range(shelves):
+        y = 0.84 - i * 0.78 / shelves
+        pen.rect(0.05, y - 0.02, 0.95, y, _c(150, 150, 150))
+        x = 0.07
+        while x < 0.9:
+            w = float(rng.uniform(0.05, 0.14))
+            h = float(rng.uniform(0.3, 0.8)) * 0.78 / shelves
+            pen.rect(x, y - 0.02 - h, min(x + w, 0.93), y - 0.02, _shade(_rand_color(rng), 0.7))  # seen through glass
+            x += w + float(rng.uniform(0.01, 0.05))
+    if rng.random() < 0.5:  # mannequin
+        mx = float(rng.uniform(0.2, 0.8))
+        pen.ellipse(mx, 0.15, 0.04, 0.05, _c(180, 190, 200))
+        pen.poly([(mx - 0.08, 0.2), (mx + 0.08, 0.2), (mx + 0.06, 0.7), (mx - 0.06, 0.7)], _rand_color(rng))
+    for _ in range(2):  # glare streaks on the glass
+        x = float(rng.uniform(0.1, 0.8))
+        pen.poly([(x, 0.04), (x + 0.08, 0.04), (x - 0.1, 0.86), (x - 0.18, 0.86)], _shade(inner, 1.6))
+    pen.rect(0.0, 0.86, 1.0, 1.0, _shade(frame, 0.8))  # sill
+
+
 DRAWERS: dict[str, Callable[[_Pen, Rng, dict[str, float]], None]] = {
     "person": _person, "bicycle": _bicycle, "e_bike": _e_bike, "goods_display": _goods_display,
     "table": _table, "chair": _chair, "parasol": _parasol, "a_frame_sign": _a_frame_sign,
     "stall_cart": _stall_cart, "stacked_materials": _stacked_materials, "trash_bag": _trash_bag,
     "litter_pile": _litter_pile, "bench": _bench, "bin": _bin,
     "car": _car, "planter": _planter, "bollard": _bollard, "lamp_post": _lamp_post, "tree": _tree,
+    "van_truck": _van_truck, "bus": _bus, "pushchair": _pushchair, "wheelchair": _wheelchair, "dog": _dog,
+    "handbag": _handbag, "backpack": _backpack, "suitcase": _suitcase, "kiosk": _kiosk, "bike_rack": _bike_rack,
+    "poster": _poster, "window_display": _window_display,
 }
 
 
@@ -714,8 +970,9 @@ def render_object(class_name: str, rng: np.random.Generator, height_px: int) -> 
     >>> a.shape[0] == 120 and a.shape[2] == 4 and bool((a == b).all()) and int(a[..., 3].max()) == 255
     True
     """
-    if class_name not in class_names():
-        raise ValueError(f"unknown class {class_name!r}; classes of the model: {', '.join(class_names())}")
+    if class_name not in class_names() and class_name not in STREET_THINGS:
+        raise ValueError(f"unknown class {class_name!r}; classes of the model: {', '.join(class_names())}; "
+                         f"street things of the next model: {', '.join(STREET_THINGS)}")
     if int(height_px) < 2:
         raise ValueError(f"height_px must be at least 2, got {height_px}")
     spec = make_spec(class_name, rng)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from detector.synth.camera import Camera
 from detector.synth.classes import class_map
-from detector.synth.objects import make_spec
+from detector.synth.objects import STREET_THINGS, make_spec
 from detector.synth.scene import (
     Drawn,
     Look,
@@ -160,6 +160,41 @@ def add_rider(rng: Rng, cam: Camera, placed: list[Placed], x_range: tuple[float,
     placed.extend([b, rider])
 
 
+#: where each street thing of the next class list stands (road, pavement, kerb edge or shop front)
+_THING_PLACES = {"car": "road", "van_truck": "road", "bus": "road", "pushchair": "pave", "wheelchair": "pave",
+                 "dog": "pave", "suitcase": "pave", "kiosk": "shop", "poster": "shop", "window_display": "facade",
+                 "planter": "shop", "bollard": "kerb", "bike_rack": "kerb"}
+
+
+def _street_things(rng: Rng, cam: Camera, street: Street, placed: list[Placed], wanted: set[str]) -> list[Placed]:
+    """Street things of the next class list, placed from their own random stream (so a frame's other objects
+    and look stay exactly those of the same frame without them). Handbags and backpacks are carried by a
+    person already in the scene, a wheeled suitcase walks beside one."""
+    kx, fx = street.kerb_x, street.facade_x
+    ranges = {"road": (street.opposite_x + 1.2, kx - 1.0), "pave": (kx + 0.3, fx - 0.3), "kerb": (kx + 0.3, kx + 1.0),
+              "shop": (fx - 1.2, fx - 0.3), "facade": (fx - 0.12, fx - 0.05)}
+    out: list[Placed] = []
+    standing = [name for name in _THING_PLACES if name in wanted]
+    for _ in range(int(rng.integers(1, 7)) if standing else 0):
+        name = str(rng.choice(standing))
+        p = _place(rng, cam, street, name, ranges[_THING_PLACES[name]])
+        if p is not None:
+            p.label = name
+            out.append(p)
+    carried = [name for name in ("handbag", "backpack", "suitcase") if name in wanted]
+    people = [p for p in placed if p.label == "person" and p.lift_m == 0]
+    for person in people if carried else []:
+        if rng.random() > 0.35:
+            continue
+        name = str(rng.choice(carried))
+        side = float(rng.choice([-1.0, 1.0])) * float(rng.uniform(0.22, 0.35))
+        lift = 0.0 if name == "suitcase" else person.spec.height_m * float(rng.uniform(0.38, 0.5))
+        dz = -0.08 if rng.random() < 0.5 else 0.08  # in front of or behind the person
+        out.append(Placed(make_spec(name, rng), person.x + side, person.z + dz, name, lift_m=lift,
+                          shadow=name == "suitcase"))
+    return out
+
+
 def labels_from(ids: np.ndarray, drawn: list[Drawn]) -> tuple[np.ndarray, list[str], int]:
     """Visible boxes of labelled objects from the id buffer; also how many were dropped as too hidden."""
     H, W = ids.shape
@@ -188,8 +223,14 @@ def labels_from(ids: np.ndarray, drawn: list[Drawn]) -> tuple[np.ndarray, list[s
     return xyxy, names, hidden
 
 
-def random_labeled_frame(seed: int, index: int, size: tuple[int, int] = (1280, 720)) -> LabeledFrame:
-    """Frame ``index`` of the series ``seed`` (each frame is independent: same arguments, same frame)."""
+def random_labeled_frame(seed: int, index: int, size: tuple[int, int] = (1280, 720),
+                         classes: Collection[str] | None = None) -> LabeledFrame:
+    """Frame ``index`` of the series ``seed`` (each frame is independent: same arguments, same frame).
+
+    ``classes``: the class list to label (default: the shipped model's). A list with street things
+    (``models/frontage-n.next.classes.yaml``) also labels the cars, planters and bollards every frame has
+    as distractors, and adds more street things from a separate random stream.
+    """
     rng = np.random.default_rng([seed, index])
     W, H = size
     cam = random_camera(rng, size)
@@ -197,6 +238,12 @@ def random_labeled_frame(seed: int, index: int, size: tuple[int, int] = (1280, 7
     look = random_look(rng)
     bg = render_background(cam, street, look, rng)
     placed, busy = _scene_objects(rng, cam, street, look)
+    things = set(classes or ()) & set(STREET_THINGS)
+    if things:
+        for p in placed:  # distractors of the shipped list that the next list names
+            if p.label is None and p.spec.class_name in things:
+                p.label = p.spec.class_name
+        placed += _street_things(np.random.default_rng([seed, index, 7]), cam, street, placed, things)
     img = bg.image.copy()
     ids = np.full((H, W), -1, np.int32)
     drawn = composite(img, ids, cam, placed, look)
@@ -222,7 +269,8 @@ def random_labeled_frame(seed: int, index: int, size: tuple[int, int] = (1280, 7
     return LabeledFrame(image=img, xyxy=xyxy, class_names=names, meta=meta)
 
 
-def random_labeled_frames(n: int, seed: int, size: tuple[int, int] = (1280, 720)) -> Iterator[LabeledFrame]:
+def random_labeled_frames(n: int, seed: int, size: tuple[int, int] = (1280, 720),
+                          classes: Collection[str] | None = None) -> Iterator[LabeledFrame]:
     """``n`` independent randomised street stills with exact boxes (deterministic for ``seed``).
 
     >>> frames = list(random_labeled_frames(2, seed=3, size=(320, 180)))
@@ -235,4 +283,4 @@ def random_labeled_frames(n: int, seed: int, size: tuple[int, int] = (1280, 720)
     if w < 64 or h < 64:
         raise ValueError(f"size must be at least 64x64, got {size}")
     for i in range(n):
-        yield random_labeled_frame(seed, i, (w, h))
+        yield random_labeled_frame(seed, i, (w, h), classes)

@@ -46,15 +46,32 @@ def dataset_build(
     composites: Annotated[int, typer.Option(help="Copy-paste composites")] = 300,
     image_width: Annotated[int, typer.Option(help="Store images at most this wide")] = 640,
     synth_size: Annotated[str, typer.Option(help="Generated frame size WxH (the sample clips are 1280x720)")] = "1280x720",
+    classes: Annotated[Path, typer.Option(help="Class list to label in (the next model: models/frontage-n.next.classes.yaml)")] = Path("models/frontage-n.classes.yaml"),
+    garbage: Annotated[int | None, typer.Option(help="Real street-garbage photos for training (default: all; 0: none)")] = None,
+    garbage_val: Annotated[int | None, typer.Option(help="Of its valid + test photos (default: all)")] = None,
+    mine_every: Annotated[int, typer.Option(help="Mine the current model's false positives on every n-th clip frame (0: none)")] = 2,
+    mine_model: Annotated[Path, typer.Option(help="The model whose false positives are mined")] = Path("models/frontage-n.onnx"),
+    photo_teacher: Annotated[bool, typer.Option(help="Teacher labels (people, cars...) on the real photos too")] = True,
 ) -> None:
     """Build one YOLO detection dataset (see DATASET_CARD.md in the output)."""
     from detector.training.dataset import BuildOptions, build_dataset
+
+    if not classes.exists():
+        raise FileNotFoundError(f"class list not found: {classes}")
+    from detector.classmap import ClassMap
+
+    ClassMap.load(classes)  # the same checks the edge applies: a bad category fails here, not after the build
 
     for name, value in (("synth", synth), ("bags", bags), ("composites", composites)):
         if value < 0:
             raise ValueError(f"--{name} must be >= 0, got {value}")
     if teacher_every < 0:
         raise ValueError(f"--teacher-every must be >= 0 (0: none), got {teacher_every}")
+    if mine_every < 0:
+        raise ValueError(f"--mine-every must be >= 0 (0: none), got {mine_every}")
+    for name, limit in (("garbage", garbage), ("garbage-val", garbage_val), ("bags-val", bags_val)):
+        if limit is not None and limit < 0:
+            raise ValueError(f"--{name} must be >= 0, got {limit}")
     try:
         size = tuple(int(v) for v in synth_size.lower().split("x"))
         assert len(size) == 2 and min(size) >= 64
@@ -62,7 +79,9 @@ def dataset_build(
         raise ValueError(f"--synth-size wants WIDTHxHEIGHT (>= 64), got {synth_size!r}") from None
     report = build_dataset(BuildOptions(out=out, shared=shared, synth=synth, seed=seed, bags=bags, bags_val=bags_val,
                                         teacher_every=teacher_every, composites=composites, image_width=image_width,
-                                        synth_size=size),  # type: ignore[arg-type]
+                                        synth_size=size, classes_file=classes.resolve(), garbage=garbage,  # type: ignore[arg-type]
+                                        garbage_val=garbage_val, mine_every=mine_every, mine_model=mine_model,
+                                        photo_teacher=photo_teacher),
                            progress=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(report.images))
     typer.echo(f"wrote {out / 'data.yaml'} and {out / 'DATASET_CARD.md'}")
@@ -154,6 +173,7 @@ def export_command(
     recipe: Annotated[str | None, typer.Option(help="Training commands for the registry")] = None,
     parent: Annotated[str | None, typer.Option(help="Version this model was fine-tuned from")] = None,
     registry_file: Annotated[Path | None, typer.Option("--registry", help="Registry file")] = None,
+    classes: Annotated[Path, typer.Option(help="Class list the weights must have (the next model: models/frontage-n.next.classes.yaml)")] = Path("models/frontage-n.classes.yaml"),
 ) -> None:
     """ONNX (dynamic batch), checked with ONNX Runtime, sha256 + version + metrics into the registry."""
     from detector.training import registry
@@ -167,8 +187,28 @@ def export_command(
     from detector.training.train import trained_imgsz
 
     entry = export_and_register(weights, imgsz=imgsz or trained_imgsz(weights), dest=dest, version=version, metrics=metric_data, data=data,
-                                recipe=recipe, parent=parent, registry_path=registry_file or registry.REGISTRY, bump=bump)
+                                recipe=recipe, parent=parent, registry_path=registry_file or registry.REGISTRY, bump=bump,
+                                classes_file=classes.resolve())
     typer.echo(f"{entry['onnx']} version {entry['version']} sha256 {entry['onnx_sha256']}")
+
+
+@train_app.command("grow-head")
+@_clean_errors
+def grow_head_command(
+    base: Annotated[Path, typer.Option(help="Model whose classes the new list starts with")] = Path("models/frontage-n.pt"),
+    classes: Annotated[Path, typer.Option(help="The new class list")] = Path("models/frontage-n.next.classes.yaml"),
+    teacher: Annotated[Path | None, typer.Option(help="COCO teacher ONNX: its rows for the new classes it knows")] = None,
+    out: Annotated[Path, typer.Option(help="Checkpoint to write (train it with `frontage train --from`)")] = Path("runs/next/init.pt"),
+) -> None:
+    """A checkpoint of --base with a head for --classes: old rows kept, new rows from the teacher or silent."""
+    from detector.training.classes import class_names
+    from detector.training.teacher_init import grow_head
+
+    for p in (base, classes, *([teacher] if teacher else [])):
+        if not p.exists():
+            raise FileNotFoundError(f"not found: {p}")
+    report = grow_head(base, class_names(classes.resolve()), out, teacher)
+    typer.echo(json.dumps(report, indent=1))
 
 
 @relearn_app.command("export")

@@ -1,8 +1,10 @@
 """Copy-paste composites: cut-out objects pasted onto real pavement frames and generated streets.
 
 Scale follows the perspective of a street camera (an object standing higher in the image is farther
-away, so it is drawn smaller), every paste gets a soft contact shadow, and the label box is the box of
-the pixels that are really visible after pasting (clipped to the image).
+away, so it is drawn smaller) and, when a cut-out knows its real height, its size in the world (a bus
+is drawn taller than a bag at the same spot). Light follows the frame where the object lands: brightness,
+colour cast, sharpness and sensor noise of the surrounding pixels (`match_light`). Every paste gets a
+soft contact shadow, and the label box is the box of the pixels that are really visible after pasting.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Cutout:
 
     image: np.ndarray
     class_name: str
+    height_m: float | None = None  # real height: sets its size against other objects (None: the old random size)
 
 
 def cutouts_from_polygons(image: np.ndarray, polygons: list[list[float]], class_name: str,
@@ -65,6 +68,24 @@ def bag_cutouts(bag_dir: Path, names: list[str], rng: np.random.Generator, limit
             continue
         cuts.extend(cutouts_from_polygons(image, polys, "trash_bag"))
     return cuts[:limit]
+
+
+def box_cutouts(image: np.ndarray, boxes: np.ndarray, class_name: str, min_px: int = 24) -> list[Cutout]:
+    """Cut-outs from box labels (no polygon): the box crop with a feathered elliptical alpha, which suits
+    blob-shaped things such as litter heaps and bag piles better than a hard rectangle of their background."""
+    out = []
+    h, w = image.shape[:2]
+    for x0, y0, x1, y1 in np.asarray(boxes, np.float32).reshape(-1, 4).round().astype(int):
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < min_px or y1 - y0 < min_px:
+            continue
+        ch, cw = y1 - y0, x1 - x0
+        alpha = np.zeros((ch, cw), np.float32)
+        cv2.ellipse(alpha, (cw // 2, ch // 2), (max(1, int(cw * 0.48)), max(1, int(ch * 0.48))), 0, 0, 360, 1.0, -1)
+        k = max(3, (min(cw, ch) // 8) | 1)
+        alpha = np.clip(cv2.GaussianBlur(alpha, (k, k), 0) * 1.3, 0, 1)
+        out.append(Cutout(np.dstack([image[y0:y1, x0:x1], (alpha * 255).astype(np.uint8)]), class_name))
+    return out
 
 
 def _soft_shadow(frame: np.ndarray, cx: float, bottom: float, width: float, strength: float) -> None:
@@ -136,6 +157,63 @@ def match_brightness(cut: np.ndarray, frame: np.ndarray, grey: bool) -> np.ndarr
     return out
 
 
+def _sharpness(grey: np.ndarray) -> float:
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var()) if min(grey.shape[:2]) >= 3 else 0.0
+
+
+def _noise_sigma(grey: np.ndarray) -> float:
+    """Sensor noise of a patch: robust spread of its fine detail (median absolute deviation)."""
+    if min(grey.shape[:2]) < 5:
+        return 0.0
+    g = grey.astype(np.float32)
+    fine = g - cv2.GaussianBlur(g, (3, 3), 0)
+    return float(1.4826 * np.median(np.abs(fine - np.median(fine))))
+
+
+def match_light(cut: np.ndarray, frame: np.ndarray, x0: int, y0: int, rng: np.random.Generator,
+                grey: bool) -> np.ndarray:
+    """Make a BGRA cut-out look lit and filmed like the frame around where it lands (x0, y0 = its top-left).
+
+    Brightness and colour cast are pulled part-way toward the surrounding pixels' (a paste that is exactly
+    as bright as its spot would hide dark objects in sunshine), then the cut-out is blurred down to the
+    frame's sharpness and gets the frame's noise: a crisp, clean sprite on a soft, noisy CCTV frame is a cue
+    the model would learn instead of the object.
+
+    >>> frame = np.full((100, 100, 3), (60, 90, 140), np.uint8)
+    >>> cut = np.dstack([np.full((20, 20, 3), 200, np.uint8), np.full((20, 20), 255, np.uint8)])
+    >>> out = match_light(cut, frame, 40, 40, np.random.default_rng(0), grey=False)
+    >>> bool(out[..., 2].mean() > out[..., 0].mean())  # takes on the frame's warm cast
+    True
+    """
+    out = match_brightness(cut, frame, grey)
+    ch, cw = out.shape[:2]
+    h, w = frame.shape[:2]
+    pad = max(ch, cw) // 2
+    ys, xs = slice(max(0, y0 - pad), min(h, y0 + ch + pad)), slice(max(0, x0 - pad), min(w, x0 + cw + pad))
+    around = frame[ys, xs]
+    if around.size == 0:
+        return out
+    rgb = out[:, :, :3].astype(np.float32)
+    a = out[:, :, 3] > 0
+    if not grey and a.any():
+        cast = around.reshape(-1, 3).mean(0) + 1
+        cast = (cast / cast.mean()) ** 0.5
+        rgb = np.clip(rgb * cast[None, None, :], 0, 255)
+    g_frame = cv2.cvtColor(around, cv2.COLOR_BGR2GRAY)
+    g_cut = cv2.cvtColor(rgb.astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    ratio = _sharpness(g_frame) / max(_sharpness(g_cut), 1e-3)
+    if ratio < 0.6 and min(ch, cw) >= 8:
+        sigma = float(min(2.5, 0.7 * np.log2(0.6 / max(ratio, 1e-3)) + 0.3))
+        rgb = cv2.GaussianBlur(rgb, (0, 0), sigma)
+        alpha = cv2.GaussianBlur(out[:, :, 3].astype(np.float32), (0, 0), sigma * 0.5)
+        out[:, :, 3] = np.clip(alpha, 0, 255).astype(np.uint8)
+    noise = min(_noise_sigma(g_frame), 12.0)
+    if noise > 0.5:
+        rgb = rgb + rng.normal(0, noise, rgb.shape[:2])[:, :, None]
+    out[:, :, :3] = np.clip(rgb, 0, 255).astype(np.uint8)
+    return out
+
+
 def composite(frame: np.ndarray, boxes: np.ndarray, names: list[str], cutouts: list[Cutout],
               rng: np.random.Generator, horizon_frac: float = 0.3, ground_top_frac: float = 0.45,
               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -151,17 +229,23 @@ def composite(frame: np.ndarray, boxes: np.ndarray, names: list[str], cutouts: l
     new_names: list[str] = []
     # paste far (high in the image) first so nearer objects overlap farther ones, as in a real view
     bottoms = np.sort(rng.uniform(ground_top_frac * h, h * 0.99, size=len(cutouts)))
+    # a person (1.7 m) standing at the bottom edge is this share of the frame height
+    person_near = float(rng.uniform(0.3, 0.55))
     for cut, bottom in zip(cutouts, bottoms, strict=True):
-        target_h = perspective_height(bottom, h, horizon_frac, float(rng.uniform(0.18, 0.42)))
-        target_h = float(np.clip(target_h, 18, 0.45 * h))
+        if cut.height_m:  # real size: everything in one picture shares one perspective
+            target_h = perspective_height(bottom, h, horizon_frac, person_near * cut.height_m / 1.7)
+            target_h = float(np.clip(target_h, 12, 0.7 * h))
+        else:
+            target_h = perspective_height(bottom, h, horizon_frac, float(rng.uniform(0.18, 0.42)))
+            target_h = float(np.clip(target_h, 18, 0.45 * h))
         ch, cw = cut.image.shape[:2]
         scale = target_h / ch
         nw, nh = max(2, round(cw * scale)), max(2, round(ch * scale))
-        if nw > 0.6 * w:
+        if nw > (0.9 if cut.height_m else 0.6) * w:
             continue
         resized = cv2.resize(cut.image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        resized = match_brightness(resized, img, grey)
         x0 = int(rng.uniform(-0.1 * nw, w - 0.9 * nw))
+        resized = match_light(resized, img, x0, int(bottom - nh), rng, grey)
         alpha, box = paste(img, resized, x0, int(bottom - nh), rng)
         cover = np.maximum(cover, alpha)
         if box is None or box[2] - box[0] < 4 or box[3] - box[1] < 4:

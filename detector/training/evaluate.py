@@ -3,7 +3,7 @@
 Per source = each ``val_<source>.txt`` listed under ``val_sources`` in the dataset's ``data.yaml``
 (synthetic val, the real trash-bag valid split, teacher-labelled real frames, composites). On the
 teacher source the labels *are* the teacher's boxes, so recall there is "recall against the teacher"
-for the shared classes (`TEACHER_MAP`).
+for the shared classes (`teacher_map_for` the dataset's class list).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import yaml
 
-from detector.training.classes import TEACHER_MAP, class_names
+from detector.training.classes import class_names, teacher_map_for
 from detector.training.labels import read_yolo_labels
 from detector.training.offline_assets import apply_offline_env, install_fonts
 
@@ -68,7 +68,8 @@ def evaluate(weights: Path, data: Path, imgsz: int = 416, batch: int = 16, devic
     cfg = yaml.safe_load(data.read_text())
     root = Path(cfg.get("path") or data.parent)
     val_sources = cfg.get("val_sources") or {"all": cfg["val"]}
-    names = class_names()
+    # the dataset's own class list: a dataset of the next class list is evaluated in its class ids
+    names = tuple(cfg["names"][i] for i in sorted(cfg["names"])) if isinstance(cfg.get("names"), dict) else class_names()
     model = _load_model(weights)
     result: dict = {"weights": str(weights), "imgsz": imgsz, "sources": {}}
     for source, rel in val_sources.items():
@@ -93,14 +94,15 @@ def evaluate(weights: Path, data: Path, imgsz: int = 416, batch: int = 16, devic
             "per_class_ap50": per_class,
         }
         if source == "teacher":
-            result["teacher_recall"] = teacher_recall(model, list_path, imgsz, device, teacher_conf)
+            result["teacher_recall"] = teacher_recall(model, list_path, imgsz, device, teacher_conf, names)
     return result
 
 
-def teacher_recall(model, list_path: Path, imgsz: int, device: str, conf: float) -> dict:
+def teacher_recall(model, list_path: Path, imgsz: int, device: str, conf: float,
+                   names: tuple[str, ...] | None = None) -> dict:
     """Share of the teacher's boxes (shared classes) that the model also finds at ``conf``, IoU >= 0.5."""
-    names = class_names()
-    shared_ids = {names.index(v) for v in TEACHER_MAP.values()}
+    names = names or class_names()
+    shared_ids = {names.index(v) for v in teacher_map_for(names).values()}
     found: dict[str, list[bool]] = {}
     for image_path in list_path.read_text().split():
         image = cv2.imread(image_path)

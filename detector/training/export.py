@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.training import registry
-from detector.training.classes import class_names
+from detector.training.classes import CLASSES_FILE, class_names
 from detector.training.offline_assets import apply_offline_env, install_fonts
 
 #: ONNX Runtime here runs opset <= 21 for every op YOLO uses; 17 is the widely supported choice.
@@ -33,7 +33,7 @@ def strip_checkpoint(weights: Path, dest: Path, imgsz: int | None = None, versio
     strip_optimizer(str(dest), updates=updates or None)
 
 
-def export_onnx(weights: Path, imgsz: int = 416, opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(weights: Path, imgsz: int = 416, opset: int = DEFAULT_OPSET, classes_file: Path = CLASSES_FILE) -> Path:
     """Export ``weights`` next to itself as ``.onnx`` (dynamic batch and size), return its path."""
     apply_offline_env()
     install_fonts()
@@ -41,8 +41,8 @@ def export_onnx(weights: Path, imgsz: int = 416, opset: int = DEFAULT_OPSET) -> 
 
     model = YOLO(str(weights), task="detect")
     names = [model.names[i] for i in sorted(model.names)]
-    if tuple(names) != class_names():
-        raise ValueError(f"{weights} has classes {names}, but models/frontage-n.classes.yaml lists {list(class_names())}")
+    if tuple(names) != class_names(classes_file):
+        raise ValueError(f"{weights} has classes {names}, but {classes_file} lists {list(class_names(classes_file))}")
     out = model.export(format="onnx", imgsz=imgsz, dynamic=True, opset=opset, simplify=True, device="cpu")
     return Path(out)
 
@@ -70,7 +70,7 @@ def stamp_version(onnx_path: Path, version: str, imgsz: int | None = None) -> No
     onnx.save(model, str(onnx_path))
 
 
-def check_onnx(onnx_path: Path, imgsz: int, frame: np.ndarray | None = None) -> dict:
+def check_onnx(onnx_path: Path, imgsz: int, frame: np.ndarray | None = None, classes_file: Path = CLASSES_FILE) -> dict:
     """Run the ONNX with ONNX Runtime on a frame at batch 1 and 2; returns shapes and the top score."""
     import onnxruntime as ort
 
@@ -86,7 +86,7 @@ def check_onnx(onnx_path: Path, imgsz: int, frame: np.ndarray | None = None) -> 
     blob = (canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0).copy()
     out1 = session.run(None, {inp.name: blob})[0]
     out2 = session.run(None, {inp.name: np.concatenate([blob, blob])})[0]
-    nc = len(class_names())
+    nc = len(class_names(classes_file))
     if out1.shape[1] != 4 + nc:
         raise ValueError(f"{onnx_path}: output has {out1.shape[1]} rows, expected {4 + nc} (4 box + {nc} classes)")
     if out2.shape[0] != 2 or not np.allclose(out2[0], out1[0], atol=1e-3):
@@ -99,14 +99,14 @@ def check_onnx(onnx_path: Path, imgsz: int, frame: np.ndarray | None = None) -> 
 def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = None, version: str | None = None,
                         metrics: dict | None = None, data: str | None = None, recipe: str | None = None,
                         parent: str | None = None, registry_path: Path = registry.REGISTRY,
-                        bump: str = "minor") -> dict:
+                        bump: str = "minor", classes_file: Path = CLASSES_FILE) -> dict:
     """Export, check, optionally copy to ``dest`` (``models/frontage-n.onnx`` + ``.pt``), and register."""
-    onnx_path = export_onnx(weights, imgsz)
+    onnx_path = export_onnx(weights, imgsz, classes_file=classes_file)
     version = version or registry.next_version(bump=bump, path=registry_path)
     # height and width stay dynamic: the edge letterboxes 16:9 cameras into 320x192, not 320x320 (1.67x fewer
     # pixels); the trained size travels as ultralytics' `imgsz` metadata, which the backend defaults to
     stamp_version(onnx_path, version)
-    check = check_onnx(onnx_path, imgsz)
+    check = check_onnx(onnx_path, imgsz, classes_file=classes_file)
     pt_path = Path(weights)
     if dest is not None:
         dest = Path(dest)
@@ -130,7 +130,7 @@ def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = Non
         "pt_sha256": registry.sha256_of(pt_path),
         "pt_bytes": pt_path.stat().st_size,
         "imgsz": imgsz,
-        "classes": list(class_names()),
+        "classes": list(class_names(classes_file)),
         "parent": parent,
         "data": data,
         "recipe": recipe,

@@ -1,7 +1,7 @@
 """The COCO teacher (``../shared/models/yolov8n-coco-int8.onnx``) run with plain ONNX Runtime.
 
-It pseudo-labels real video frames for the classes it shares with frontage-n (`TEACHER_MAP`), at a high
-confidence threshold: a missed object only weakens training a little, a wrong label teaches a mistake.
+It pseudo-labels real frames for the classes it shares with a frontage-n class list (`teacher_map_for`), at a
+high confidence threshold: a missed object only weakens training a little, a wrong label teaches a mistake.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector.training.classes import TEACHER_MAP, class_id
+from detector.training.classes import class_names, teacher_map_for
 
 DEFAULT_CONF = 0.5
 
@@ -31,7 +31,9 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[in
 class CocoTeacher:
     """COCO YOLOv8 ONNX -> boxes in frontage-n classes (only the shared ones)."""
 
-    def __init__(self, model_path: Path, conf: float = DEFAULT_CONF, iou: float = 0.5) -> None:
+    def __init__(self, model_path: Path, conf: float = DEFAULT_CONF, iou: float = 0.5,
+                 classes: tuple[str, ...] | None = None) -> None:
+        """``classes``: the frontage-n class list the ids refer to (default: the shipped one)."""
         import onnxruntime as ort
 
         if not Path(model_path).exists():
@@ -45,8 +47,11 @@ class CocoTeacher:
         self.size = int(self.session.get_inputs()[0].shape[2])
         self.input_name = self.session.get_inputs()[0].name
         self.conf, self.iou = conf, iou
+        self.classes = tuple(classes or class_names())
+        self.mapping = teacher_map_for(self.classes)
         # COCO id -> frontage-n id (-1: not shared)
-        self.to_frontage = np.array([class_id(TEACHER_MAP[n]) if n in TEACHER_MAP else -1 for n in self.coco_names])
+        self.to_frontage = np.array([self.classes.index(self.mapping[n]) if n in self.mapping else -1
+                                     for n in self.coco_names])
 
     def __call__(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One BGR frame -> (frontage class ids (N,), pixel xyxy (N, 4), confidence (N,))."""

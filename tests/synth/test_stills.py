@@ -67,7 +67,8 @@ def test_render_object_deterministic_and_rejects_unknown() -> None:
     b = render_object("trash_bag", np.random.default_rng(1), 90)
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="unknown class"):
-        render_object("car", np.random.default_rng(1), 90)
+        render_object("lamp_post", np.random.default_rng(1), 90)  # a distractor, in no class list
+    assert render_object("car", np.random.default_rng(1), 90).shape[0] == 90  # a class of the next list
 
 
 def _scene() -> tuple:
@@ -122,3 +123,33 @@ def test_hidden_and_cut_objects() -> None:
     xyxy, names, _ = labels_from(ids, composite(img, ids, cam, [person], look))
     assert names == ["person"]
     assert xyxy[0, 2] == 640 and xyxy[0, 0] >= 0
+
+
+def test_street_things_render_as_bgra_sprites() -> None:
+    """Every street thing of the next class list has a sprite drawer (cars to window displays)."""
+    from detector.synth.objects import STREET_THINGS
+
+    rng = np.random.default_rng(9)
+    for name in STREET_THINGS:
+        sprite = render_object(name, rng, 72)
+        assert sprite.shape[0] == 72 and sprite.shape[2] == 4 and sprite[:, :, 3].max() == 255, name
+    with pytest.raises(ValueError, match="street things"):
+        render_object("spaceship", rng, 72)
+
+
+def test_next_class_list_labels_street_things_without_touching_the_default_stream() -> None:
+    """With the next class list the stills also label street things; without it every frame is the very same
+    picture as before (the street things come from a separate random stream, drawn only when asked)."""
+    from detector.training.classes import NEXT_CLASSES_FILE, class_names, new_classes
+
+    names = class_names(NEXT_CLASSES_FILE)
+    plain = list(random_labeled_frames(6, seed=21, size=SIZE))
+    again = list(random_labeled_frames(6, seed=21, size=SIZE, classes=None))
+    nxt = list(random_labeled_frames(6, seed=21, size=SIZE, classes=names))
+    assert all(np.array_equal(a.image, b.image) and a.class_names == b.class_names for a, b in zip(plain, again, strict=True))
+    seen = {n for f in nxt for n in f.class_names}
+    assert len(seen & set(new_classes())) >= 4 and seen <= set(names)
+    assert all(n in class_names() for f in plain for n in f.class_names)  # the default list never sees them
+    for f in nxt:
+        h, w = f.image.shape[:2]
+        assert (f.xyxy[:, [0, 2]] <= w).all() and (f.xyxy[:, [1, 3]] <= h).all() and (f.xyxy >= 0).all()

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, SHARED
 
@@ -65,12 +66,14 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
             "--synth-size", "480x270"]
     with_shared = (SHARED / "README.md").exists()
     if with_shared:
-        args += ["--shared", str(SHARED), "--bags", "4", "--bags-val", "4", "--teacher-every", "0"]
+        args += ["--shared", str(SHARED), "--bags", "4", "--bags-val", "4", "--teacher-every", "0",
+                 "--garbage", "3", "--garbage-val", "2", "--mine-every", "0"]
     out = frontage(offline_env, *args)
     manifest = json.loads((data_dir / "manifest.json").read_text())
     assert manifest["images"]["train"]["synth"] >= 4
     if with_shared:
         assert manifest["images"]["train"]["bags"] == 4 and manifest["images"]["val"]["bags"] == 4
+        assert manifest["images"]["train"]["garbage"] == 3 and manifest["images"]["val"]["garbage"] == 2
     else:
         assert "synthetic part alone" in out
 
@@ -127,6 +130,45 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
     assert not net_log.exists(), f"network access attempted: {net_log.read_text()}"
 
 
+def test_next_model_trains_from_the_grown_head(tmp_path: Path, offline_env: dict[str, str]) -> None:
+    """The next model's recipe in miniature (docs/TRAINING_NEXT.md): a dataset in the next class list, 3.1 with
+    a head grown to it, a few training steps, an export that checks the new class count."""
+    from detector.training.classes import NEXT_CLASSES_FILE, class_names
+
+    names = class_names(NEXT_CLASSES_FILE)
+    data_dir = tmp_path / "ds"
+    frontage(offline_env, "dataset", "build", "--out", str(data_dir), "--synth", "6", "--composites", "2",
+             "--seed", "2", "--synth-size", "480x270", "--classes", str(NEXT_CLASSES_FILE))
+    data = yaml.safe_load((data_dir / "data.yaml").read_text())
+    assert [data["names"][i] for i in sorted(data["names"])] == list(names)
+    init = tmp_path / "init.pt"
+    teacher = SHARED / "models" / "yolov8n-coco-int8.onnx"
+    grow = ["train", "grow-head", "--base", str(ROOT / "models" / "frontage-n.pt"), "--classes", str(NEXT_CLASSES_FILE),
+            "--out", str(init)] + (["--teacher", str(teacher)] if teacher.exists() else [])
+    report = _last_json(frontage(offline_env, *grow))
+    assert report["from_base"] == list(names[:14]) and report["classes"] == len(names)
+    if teacher.exists():
+        assert report["from_teacher"]["car"] == "car" and "poster" in report["fresh"]
+    project = tmp_path / "runs"
+    frontage(offline_env, "train", "--data", str(data_dir / "data.yaml"), "--from", str(init), "--epochs", "1",
+             "--imgsz", "64", "--batch", "4", "--project", str(project), "--name", "next", "--workers", "0",
+             "--device", "cpu")
+    last = project / "next" / "weights" / "last.pt"
+    dest = tmp_path / "model" / "frontage-n.onnx"
+    frontage(offline_env, "train", "export", "--weights", str(last), "--dest", str(dest), "--classes",
+             str(NEXT_CLASSES_FILE), "--registry", str(tmp_path / "versions.json"))
+    entry = json.loads((tmp_path / "versions.json").read_text())["models"][-1]
+    assert entry["classes"] == list(names) and entry["onnx_check"]["output_batch1"][1] == 4 + len(names)
+    net_log = Path(offline_env["FRONTAGE_NET_LOG"])
+    assert not net_log.exists(), f"network access attempted: {net_log.read_text()}"
+
+
+def _last_json(text: str) -> dict:
+    """The JSON object a command printed last (ultralytics logs around it)."""
+    start = text.rindex("\n{") + 1 if "\n{" in text else text.index("{")
+    return json.loads(text[start: text.index("\n}", start) + 2])
+
+
 def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -138,6 +180,9 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
         (["train", "--resume", "--project", str(tmp_path), "--name", "none"], "nothing to resume"),
         (["train", "export", "--weights", str(tmp_path / "x.pt")], "weights not found"),
         (["dataset", "build", "--out", str(tmp_path / "d"), "--synth", "-1"], "--synth must be >= 0"),
+        (["dataset", "build", "--out", str(tmp_path / "d"), "--classes", str(tmp_path / "no.yaml")], "class list not found"),
+        (["dataset", "build", "--out", str(tmp_path / "d"), "--mine-every", "-2"], "--mine-every must be >= 0"),
+        (["train", "grow-head", "--base", str(tmp_path / "none.pt")], "not found"),
     ):
         result = runner.invoke(app, args)  # in-process: four interpreter start-ups cost a minute on a busy box
         assert result.exit_code == 2, result.output
