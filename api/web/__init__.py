@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
-from api.web import auth, cameras, cases, dashboard, merchant, queue, reports
+from api.web import auth, cameras, cases, dashboard, merchant, queue, registry, reports
 from api.web.context import build_state
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -43,7 +43,7 @@ def static(name: str) -> Response:
         "X-Content-Type-Options": "nosniff"})
 
 
-for _module in (auth, queue, cases, cameras, dashboard, merchant, reports):
+for _module in (auth, queue, cases, cameras, dashboard, merchant, reports, registry):
     router.include_router(_module.router)
 
 
