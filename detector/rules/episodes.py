@@ -59,7 +59,7 @@ from detector.categories import IGNORE
 from detector.classmap import zone_categories
 from detector.detections import Detections
 from detector.events import EventType
-from detector.rules.policy import RulePolicy, box_crop, crop_change, grey_of
+from detector.rules.policy import RulePolicy, box_crop, crop_change
 from detector.zones.polygon import PolygonZone
 from detector.zones.schema import Zone, ZonesFile
 
@@ -114,7 +114,7 @@ class EpisodeEvent:
 class FrameView:
     """What every state of one zone sees of a frame besides its own category's detections."""
 
-    grey: np.ndarray | None  # grey frame for the pixel check (None: no image given)
+    image: np.ndarray | None  # the frame (BGR or grey) for the pixel check (None: no image given)
     xyxy: np.ndarray  # (N, 4) every detection of the frame that passed the score floors, ignore classes included
     categories: np.ndarray  # (N,) their zone categories ("ignore" for ignore classes)
     tracker_id: np.ndarray | None  # (N,) or None
@@ -261,9 +261,9 @@ class EpisodeState:
                         r.own_votes += 1
                     else:
                         r.other_votes += 1
-        if p.pixel_check and view.grey is not None:
+        if p.pixel_check and view.image is not None:
             for r in self.refs:
-                crop = box_crop(view.grey, r.box)
+                crop = box_crop(view.image, r.box)
                 if crop is None:
                     continue
                 if r.anchor is None:
@@ -345,7 +345,7 @@ class RuleEngine:
             seen = detections
         categories = detections.data.get("category", np.array([], dtype=object))
         seen_categories = seen.data.get("category", np.array([], dtype=object))
-        grey = grey_of(image) if image is not None and self.policy.pixel_check and self._pending() else None
+        image = image if self.policy.pixel_check else None
         for zone in self.zones_file.zones:
             inside = self.polygon(zone, frame_wh).trigger(detections) if len(detections) else np.zeros(0, bool)
             in_zone_cats = zone_categories(categories[inside], zone.merchant is not None) if len(detections) else categories
@@ -361,20 +361,15 @@ class RuleEngine:
                     state = EpisodeState(self.camera, zone.id, zone.merchant, cat, self._settings[zone.id],
                                          policy=self.policy)
                     self.states[key] = state
-                    if grey is None and image is not None and self.policy.pixel_check:
-                        grey = grey_of(image)
                 view = None
                 if state.state != "active":
-                    view = FrameView(grey=grey, xyxy=seen.xyxy,
+                    view = FrameView(image=image, xyxy=seen.xyxy,
                                      categories=zone_categories(seen_categories, zone.merchant is not None),
                                      tracker_id=seen.tracker_id)
                 events.extend(state.update(present, t, wall, view))
         for e in events:
             e.frame_wh = frame_wh
         return events
-
-    def _pending(self) -> bool:
-        return any(s.state != "active" for s in self.states.values())
 
     def open_episodes(self) -> list[EpisodeState]:
         return [s for s in self.states.values() if s.state == "active"]

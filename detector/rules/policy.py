@@ -39,14 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field
 CROP_PX = 16  # side of the grey crop compared per reference box: 256 bytes per tracked object
 
 
-def box_crop(grey: np.ndarray, box: np.ndarray, size: int = CROP_PX) -> np.ndarray | None:
-    """``size``×``size`` float32 crop of the grey frame at ``box`` (xyxy pixels), mean removed; None off-frame."""
-    h, w = grey.shape[:2]
+def box_crop(image: np.ndarray, box: np.ndarray, size: int = CROP_PX) -> np.ndarray | None:
+    """``size``×``size`` float32 grey crop of the frame (BGR or grey) at ``box`` (xyxy pixels), mean removed;
+    None off-frame. Only the box is resized and turned grey: the cost is per tracked object, not per frame."""
+    h, w = image.shape[:2]
     x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
     x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    crop = cv2.resize(grey[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    crop = grey_of(cv2.resize(image[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)).astype(np.float32)
     return crop - crop.mean()
 
 
