@@ -18,7 +18,7 @@ episode; a moving object leaves a trail of short-lived references that expire af
 reference box is never moved to follow the object, so slow drift does not add up to dwell either.
 Missed detections (occlusion, a low-confidence frame) are tolerated for ``grace_s`` while pending.
 A detection with the same tracker id as a reference is that reference's object even where the boxes
-overlap less.
+overlap less (a half-hidden bag: its smaller box inside the first), never once it has left that box.
 
 Box overlap alone lets through things that are *in the zone* without staying (a pushchair pushed to and
 fro, a car creeping in traffic) and things the model cannot make up its mind about (a poster read as a bag,
@@ -62,6 +62,19 @@ from detector.events import EventType
 from detector.rules.policy import RulePolicy, box_crop, crop_change
 from detector.zones.polygon import PolygonZone
 from detector.zones.schema import Zone, ZonesFile
+
+TRACK_MIN_INSIDE = 0.8  # share of the smaller box inside the other for a same-track detection to match
+
+
+def box_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)): share of the smaller box of each pair that lies inside the other (1 = nested)."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)), np.float32)
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return (iw * ih / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)).astype(np.float32)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -200,11 +213,16 @@ class EpisodeState:
         for r in self.refs:
             r.index = -1
         if len(present):
-            iou = box_iou(present.xyxy, np.array([r.box for r in self.refs], np.float32).reshape(-1, 4))
+            ref_boxes = np.array([r.box for r in self.refs], np.float32).reshape(-1, 4)
+            iou = box_iou(present.xyxy, ref_boxes)
+            inside = box_inside(present.xyxy, ref_boxes)
             tids = present.tracker_id
             for i in range(len(present)):
                 tid = int(tids[i]) if tids is not None else -1
-                same_track = [k for k, r in enumerate(self.refs) if tid >= 0 and tid in r.tracks]
+                # the same track is the same object even where a half-hidden box overlaps its first box little,
+                # but never one that has left it: the reference stays "in the same place"
+                same_track = [k for k, r in enumerate(self.refs)
+                              if tid >= 0 and tid in r.tracks and inside[i, k] >= TRACK_MIN_INSIDE]
                 j = same_track[0] if same_track else (int(iou[i].argmax()) if iou.shape[1] else -1)
                 if j >= 0 and (same_track or iou[i, j] >= s.min_iou):
                     ref = self.refs[j]

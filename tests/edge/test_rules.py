@@ -293,3 +293,15 @@ def test_lighting_change_is_not_movement() -> None:
                              .astype(np.uint8)] * 3))  # BGR, as a camera gives it
               for t in range(30)}
     assert [e.type for e in feed(zones(), frames, 30)] == [EventType.STARTED]
+
+
+def test_a_tracked_object_that_moves_on_does_not_keep_its_reference() -> None:
+    # a bicycle ridden slowly through z-b with one track id: the id never stretches the first box's dwell
+    ride = {t: (seen(("bicycle", (520 + 12 * t, 700, 600 + 12 * t, 780), 0.8), track=5),
+                scene((520 + 12 * t, 700, 600 + 12 * t, 780), noise=t + 1)) for t in range(0, 30)}
+    assert feed(legacy_engine(), ride, 40) == []
+    # a half-hidden bag (every 4th box a fifth of its area) is still the same tracked bag: one episode from t = 0
+    hidden = {t: (seen(("trash_bag", BAG[1] if t % 4 else (250, 885, 280, 900), 0.7), track=9),
+                  scene(BAG[1], noise=t + 1)) for t in range(30)}
+    events = feed(zones(), hidden, 30)
+    assert [(e.type, e.started_t) for e in events] == [(EventType.STARTED, 0)]
