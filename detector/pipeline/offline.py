@@ -86,13 +86,18 @@ def analysis_config(video: str | Path, zones_path: Path, *, model: Path | None =
 def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
                   analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
                   conf: float | None = None, imgsz: int | None = None, clip_s: float = 0.0,
-                  on_frame: Callable[[Frame], None] | None = None, gate: bool = True) -> dict:
+                  on_frame: Callable[[Frame], None] | None = None, gate: bool = True,
+                  gating: MotionGateConfig | None = None, tracking: TrackingConfig | None = None) -> dict:
     """One video through `build_pipeline` (the edge's pipeline: gating, tracking, rules) with a report sink.
 
+    ``gating``/``tracking``: other settings than the edge's defaults (what an edge.yaml would say);
     ``gate=False`` turns motion gating off (an experiment: every frame through the model)."""
+    gating = gating or MotionGateConfig()
+    if not gate:
+        gating = gating.model_copy(update={"enabled": False})
     cfg = analysis_config(video, zones_path, model=model, classes=classes, analysis_fps=analysis_fps,
                           evidence_dir=evidence_dir, camera=camera, conf=conf, imgsz=imgsz, clip_s=clip_s,
-                          gating=None if gate else MotionGateConfig(enabled=False))
+                          gating=gating, tracking=tracking)
     sink = ReportSink()
     pipeline = build_pipeline(cfg, sink, keep_episodes=True, file_attempts=1)
     if on_frame is not None:

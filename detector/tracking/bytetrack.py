@@ -59,8 +59,15 @@ class TrackingConfig(BaseModel):
 
 
 class CameraTrackers:
-    """One ByteTrack state per camera, created on first sight, stepping at that camera's analysis rate
-    (``frame_rates[camera]``, else ``frame_rate``)."""
+    """ByteTrack state per camera and model class, created on first sight, stepping at that camera's analysis
+    rate (``frame_rates[camera]``, else ``frame_rate``).
+
+    Per class because ByteTrack itself matches boxes whatever their class: a person walking off where a bicycle
+    stands handed the person's id to the bicycle, and the rules, which take a tracker id for one object, then
+    counted the person's later readings as the bicycle's (its class vote failed and a parked bicycle on
+    market-street-day never opened its episode). Ids are numbered per camera across classes and resets, so an
+    id means one object of one class.
+    """
 
     def __init__(self, config: TrackingConfig | None = None, *, frame_rates: Mapping[str, float] | None = None,
                  frame_rate: float = 1.0, **overrides: object) -> None:
@@ -69,11 +76,12 @@ class CameraTrackers:
         self.default_frame_rate = frame_rate
         if min([frame_rate, *self.frame_rates.values()]) <= 0:
             raise ValueError("tracker frame rates must be > 0")
-        self._trackers: dict[str, ByteTrackTracker] = {}
+        self._trackers: dict[str, dict[int, ByteTrackTracker]] = {}  # camera -> class id -> tracker
         self._last_pts: dict[str, float] = {}
-        # A fresh ByteTrack numbers from 0 again; offsetting keeps a camera's ids unique across resets, so a
-        # new object after an outage is never taken for the old one.
-        self._id_base: dict[str, int] = {}
+        # camera -> (class id, ByteTrack's own id) -> the camera's id. A fresh ByteTrack numbers from 0 again;
+        # a camera-wide counter keeps ids unique across classes and resets, so a new object after an outage is
+        # never taken for the old one.
+        self._ids: dict[str, dict[tuple[int, int], int]] = {}
         self._next_id: dict[str, int] = {}
 
     def frame_rate(self, camera_id: str) -> float:
@@ -102,7 +110,7 @@ class CameraTrackers:
         for cam in [camera_id] if camera_id else list(self._trackers):
             self._trackers.pop(cam, None)
             self._last_pts.pop(cam, None)
-            self._id_base[cam] = self._next_id.get(cam, 0)
+            self._ids.pop(cam, None)
 
     def update(self, camera_id: str, detections: Detections, pts_s: float) -> Detections:
         """Track ``detections`` of one camera at media time ``pts_s``; returns them in their input order with
@@ -111,23 +119,30 @@ class CameraTrackers:
         last = self._last_pts.get(camera_id)
         if last is not None and (pts_s < last or pts_s - last > self.config.reset_after_gap_s):
             self.reset(camera_id)  # time went backwards (new file) or a long outage: old tracks are stale
-        tracker = self._trackers.get(camera_id)
-        if tracker is None:
-            tracker = self._trackers[camera_id] = self._new_tracker(camera_id)
+        trackers = self._trackers.setdefault(camera_id, {})
+        ids_of = self._ids.setdefault(camera_id, {})
         self._last_pts[camera_id] = pts_s
         n = len(detections)
-        sv_det = sv.Detections(
-            xyxy=detections.xyxy.astype(np.float32).reshape(-1, 4),
-            confidence=detections.confidence.astype(np.float32),
-            class_id=detections.class_id.astype(int),
-            data={"_row": np.arange(n)},
-        )
-        tracked = tracker.update(sv_det)
+        class_ids = detections.class_id.astype(int)
+        for cls in np.unique(class_ids):
+            if int(cls) not in trackers:
+                trackers[int(cls)] = self._new_tracker(camera_id)
         ids = np.full(n, -1, np.int64)
-        if len(tracked) and tracked.tracker_id is not None and "_row" in tracked.data:
-            ids[np.asarray(tracked.data["_row"], int)] = np.asarray(tracked.tracker_id, np.int64)
-        valid = ids >= 0
-        if valid.any():
-            ids[valid] += self._id_base.get(camera_id, 0)
-            self._next_id[camera_id] = max(self._next_id.get(camera_id, 0), int(ids[valid].max()) + 1)
+        xyxy = detections.xyxy.astype(np.float32).reshape(-1, 4)
+        confidence = detections.confidence.astype(np.float32)
+        for cls, tracker in trackers.items():  # every class steps every frame, so lost tracks age alike
+            rows = np.flatnonzero(class_ids == cls)
+            tracked = tracker.update(sv.Detections(xyxy=xyxy[rows], confidence=confidence[rows],
+                                                   class_id=class_ids[rows], data={"_row": rows}))
+            if not len(tracked) or tracked.tracker_id is None or "_row" not in tracked.data:
+                continue
+            for row, raw in zip(np.asarray(tracked.data["_row"], int), np.asarray(tracked.tracker_id, int),
+                                strict=True):
+                if raw < 0:
+                    continue
+                key = (cls, int(raw))
+                if key not in ids_of:
+                    ids_of[key] = self._next_id.get(camera_id, 0)
+                    self._next_id[camera_id] = ids_of[key] + 1
+                ids[row] = ids_of[key]
         return detections.with_tracker_ids(ids)

@@ -187,7 +187,7 @@ def test_metrics_endpoint_serves_the_edge_registry(backend: RecordingBackend) ->
     Batcher(backend, max_batch=2).infer([_frame("cam-m", 0.0), _frame("cam-n", 0.0)])
     metrics.OUTBOX_DEPTH.set(3)
     port = free_port()
-    metrics.start_metrics_server(port, addr="127.0.0.1")
+    assert metrics.start_metrics_server(port) == ("127.0.0.1", port)  # loopback unless metrics_host says otherwise
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
     assert 'frontage_frames_analysed_total{camera="cam-m"} 1.0' in text

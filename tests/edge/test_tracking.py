@@ -90,3 +90,16 @@ def test_lost_track_budget_is_seconds_at_each_cameras_analysis_rate() -> None:
             seen[cam] += [int(i) for i in out.tracker_id]
     assert seen["fast"][1] >= 0 and seen["fast"][-1] == seen["fast"][1]  # the same object, the same id
     assert seen["slow"][1] >= 0 and seen["slow"][-1] != seen["slow"][1]  # its track had expired
+
+
+def test_a_track_never_passes_from_one_class_to_another() -> None:
+    """A person walks off where a bicycle then stands: class-blind ByteTrack gave the bicycle the person's id,
+    and the rules, which take an id for one object, counted the person's later readings as the bicycle's."""
+    trackers = CameraTrackers(frame_rate=1.0)
+    spot = (100, 100, 160, 220)
+    person = [trackers.update("cam-01", _det(spot, cls=1), float(t)).tracker_id[0] for t in range(3)]
+    bike = [trackers.update("cam-01", _det(spot, cls=0), float(t)).tracker_id[0] for t in range(3, 6)]
+    assert person[1] >= 0 and person[2] == person[1]
+    assert bike[0] == -1 and bike[1] >= 0 and bike[2] == bike[1] and bike[1] != person[1]
+    both = trackers.update("cam-01", Detections.merge([_det(spot, cls=0), _det((300, 100, 360, 220), cls=1)]), 6.0)
+    assert both.tracker_id[0] == bike[1] and both.tracker_id[1] != both.tracker_id[0]
