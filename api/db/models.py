@@ -313,6 +313,19 @@ class RegistryImport(Base):
     unchanged: Mapped[int] = mapped_column(Integer)
 
 
+class EvidenceAccess(Base):
+    """Every time someone sees an evidence original (unblurred): who, when, through what (PRIVACY.md)."""
+
+    __tablename__ = "evidence_access"
+    __table_args__ = (Index("ix_evidence_access_case", "case_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(150), doc="user:<name>")
+    via: Mapped[str] = mapped_column(String(20), doc="api, console or snapshot")
+    at: Mapped[datetime]
+
+
 class MerchantToken(Base):
     __tablename__ = "merchant_tokens"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

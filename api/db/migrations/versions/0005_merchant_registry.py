@@ -1,5 +1,5 @@
 """Merchant registry: licence number, phone, road, active flag and update stamp on merchants; the
-registry-import audit table.
+registry-import audit table; the evidence-original access log.
 
 Revision ID: 0005
 Revises: 0004
@@ -43,9 +43,25 @@ def upgrade() -> None:
         sa.Column("unchanged", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "evidence_access",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("evidence_id", BigId, nullable=False),
+        sa.Column("case_id", BigId, nullable=False),
+        sa.Column("actor", sa.String(length=150), nullable=False),
+        sa.Column("via", sa.String(length=20), nullable=False),
+        sa.Column("at", api.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["evidence_id"], ["evidence.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("evidence_access", schema=None) as batch_op:
+        batch_op.create_index("ix_evidence_access_case", ["case_id", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_evidence_access_evidence_id"), ["evidence_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("evidence_access")
     op.drop_table("registry_imports")
     with op.batch_alter_table("merchants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_merchants_road_id"))
