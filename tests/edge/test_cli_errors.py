@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.uplink.receiver import free_port
+from tests.helpers.receiver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from detector.uplink.receiver import EventReceiver, free_port
+from tests.helpers.receiver import EventReceiver, free_port
 from tests.helpers.rtsp_server import RtspServer, rtsp_server_available
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 Real parts: a cut of the PETS 2009 campus clip (../shared) in which two vehicles stay parked at the top
 right, the COCO YOLOv8n int8 model with a test class map (car/truck -> disorderly_parking), the real CLI
-in a subprocess, and a real local HTTP receiver (`detector.uplink.receiver`).
+in a subprocess, and a real local HTTP receiver (`tests.helpers.receiver`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from detector.config import ConfigError, load_edge_config
-from detector.uplink.receiver import EventReceiver
+from tests.helpers.receiver import EventReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 

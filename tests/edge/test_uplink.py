@@ -17,7 +17,7 @@ import pytest
 from detector.events import EventType, EvidenceKind, EvidenceRef, ModelInfo, ViolationEvent
 from detector.uplink import Outbox, Sender
 from detector.uplink.config import UplinkConfig
-from detector.uplink.receiver import EventReceiver
+from tests.helpers.receiver import EventReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from test_uplink import event, fast_sender, wait_for
 
 from detector.events import EvidenceKind, EvidenceRef
 from detector.uplink import Outbox, Sender
-from detector.uplink.receiver import EventReceiver
+from tests.helpers.receiver import EventReceiver
 
 
 @pytest.fixture()

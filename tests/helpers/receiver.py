@@ -1,4 +1,4 @@
-"""A tiny stand-in for the case service's ``POST /api/v1/events``, for tests and local dry runs.
+"""A tiny stand-in for the case service's ``POST /api/v1/events``, for tests (a test helper, not part of the product).
 
 Records every request (idempotency key, evidence part names and sizes), answers like the real service
 (201 new, 200 repeat of a key), and can be told to fail (``fail_status``), to be slow (``delay_s``), to
