@@ -308,3 +308,34 @@ def test_mining_real_footage_keeps_every_mined_box_out_of_the_violation_labels(s
             assert not same or box_iou(np.array([box]), xyxy[same]).max() < 0.5, m
             if m["fate"] == "relabelled":
                 assert m["label"] in {names[c] for c in cls}
+
+
+def test_grown_head_keeps_the_base_model_and_starts_new_classes_silent(tmp_path: Path) -> None:
+    """3.1 with a head for the next list: the 14 old class scores are 3.1's own on a real-sized input, the new
+    classes without a teacher row start at ~0, and with ../shared the teacher's COCO rows land on car, bus..."""
+    import torch
+
+    from detector.training.offline_assets import apply_offline_env
+    from detector.training.teacher_init import grow_head
+    from tests.conftest import MODELS, SHARED
+
+    apply_offline_env()
+    teacher = SHARED / "models" / "yolov8n-coco-int8.onnx"
+    names = class_names(NEXT_CLASSES_FILE)
+    report = grow_head(MODELS / "frontage-n.pt", names, tmp_path / "init.pt", teacher if teacher.exists() else None)
+    assert report["from_base"] == list(class_names()) and report["classes"] == 29
+    base = torch.load(MODELS / "frontage-n.pt", map_location="cpu", weights_only=False)["model"].float().eval()
+    grown = torch.load(tmp_path / "init.pt", map_location="cpu", weights_only=False)["model"].float().eval()
+    assert [grown.names[i] for i in sorted(grown.names)] == list(names)
+    x = torch.rand(1, 3, 128, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        old, new = base(x)[0], grown(x)[0]  # (1, 4 + nc, anchors)
+    torch.testing.assert_close(new[:, :4 + 14], old, rtol=0, atol=2e-3)  # boxes and the 14 old classes
+    fresh = [4 + names.index(n) for n in report["fresh"]]
+    assert new[:, fresh].max() < 0.01  # silent until trained
+    if teacher.exists():
+        assert set(report["from_teacher"]) == {"car", "van_truck", "bus", "dog", "handbag", "backpack", "suitcase",
+                                               "kiosk", "planter"}
+        assert set(report["fresh"]) == {"pushchair", "wheelchair", "bollard", "bike_rack", "poster", "window_display"}
+    with pytest.raises(ValueError, match="must start with"):
+        grow_head(MODELS / "frontage-n.pt", ("car", *names), tmp_path / "bad.pt")
