@@ -347,8 +347,9 @@ def add_photo_set(writer: DatasetWriter, report: BuildReport, source: str, root:
                                         model.is_violation):
                     mined[f"{m['predicted']}->{m['label'] or 'background'}"] += 1
             writer.add(split, source, image, xyxy, all_names)
-            if split == "train":
-                train_out.append({"image": image, "xyxy": boxes, "names": labels, "split": "train"})
+            if split == "train":  # all labels for a composite's base; the real ones alone for cut-outs
+                train_out.append({"image": image, "xyxy": xyxy, "names": all_names, "real_xyxy": boxes,
+                                  "real_names": labels, "split": "train"})
     report.dropped_duplicates[source] = dropped
     if model is not None:
         report.mined[f"photos:{source}"] = {"boxes": sum(mined.values()), "kept_as": dict(sorted(mined.items())),
@@ -469,7 +470,7 @@ def add_composites(writer: DatasetWriter, opts: BuildOptions, real: list[dict], 
     photos = photos or []
     litter: list[Cutout] = []  # real litter heaps and bag piles of the street photos, under their own labels
     for ph in photos[:200]:
-        for box, name in zip(np.asarray(ph["xyxy"]).reshape(-1, 4), ph["names"], strict=True):
+        for box, name in zip(np.asarray(ph["real_xyxy"]).reshape(-1, 4), ph["real_names"], strict=True):
             litter += box_cutouts(ph["image"], box[None], name)
     real_train = [r for r in real if r["split"] == "train"]
     things = [n for n in STREET_THINGS if n in writer.names]

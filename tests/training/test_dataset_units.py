@@ -339,3 +339,20 @@ def test_grown_head_keeps_the_base_model_and_starts_new_classes_silent(tmp_path:
         assert set(report["fresh"]) == {"pushchair", "wheelchair", "bollard", "bike_rack", "poster", "window_display"}
     with pytest.raises(ValueError, match="must start with"):
         grow_head(MODELS / "frontage-n.pt", ("car", *names), tmp_path / "bad.pt")
+
+
+@pytest.mark.shared
+def test_street_garbage_photos_become_labels_val_and_composite_bases(shared_dir: Path, tmp_path: Path) -> None:
+    from detector.training.dataset import BuildOptions, build_dataset
+
+    opts = BuildOptions(out=tmp_path / "g", shared=shared_dir, synth=0, bags=0, bags_val=0, garbage=3, garbage_val=2,
+                        teacher_every=0, mine_every=0, composites=3, classes_file=NEXT_CLASSES_FILE)
+    report = build_dataset(opts, progress=lambda m: None)
+    assert report.images["train"]["garbage"] == 3 and report.images["val"]["garbage"] == 2
+    assert report.images["train"]["composite"] + report.images["val"].get("composite", 0) == 3
+    garbage_boxes_ = report.objects["train/garbage"]
+    assert garbage_boxes_.get("litter_pile", 0) > 0  # no current model asked: every garbage box is litter
+    # real garbage labels plus the teacher's people, cars...: nothing else
+    teacher_classes = set(teacher_map_for(class_names(NEXT_CLASSES_FILE)).values())
+    assert set(garbage_boxes_) <= {"trash_bag", "litter_pile"} | teacher_classes
+    assert report.dropped_duplicates["garbage"] >= 0 and report.seconds["total"] > 0
