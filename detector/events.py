@@ -31,7 +31,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -93,6 +93,16 @@ class EventDetection(BaseModel):
     track_id: Annotated[int | None, Field(ge=-(2**63), le=2**63 - 1)] = None
 
 
+class PrivacyBox(BaseModel):
+    """A person or a vehicle in the evidence frame (not a violation object): the service blurs the head or
+    the plate region before the frame is shown outside the staff console (api/services/privacy.py)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    kind: Literal["person", "vehicle"]
+    box: Annotated[list[float], Field(min_length=4, max_length=4, description="xyxy, normalised 0-1 to the frame")]
+
+
 class ModelInfo(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -134,6 +144,10 @@ class ViolationEvent(BaseModel):
     ended_at: datetime | None = None
     confidence: Annotated[float, Field(ge=0.0, le=1.0, description="Highest detection score in the episode so far")]
     detections: Annotated[list[EventDetection], Field(max_length=200)] = []
+    # Optional and left out of the JSON when unset, so events of edges that do not send it stay byte-equal.
+    privacy_boxes: Annotated[list[PrivacyBox] | None, Field(
+        max_length=200, exclude_if=lambda v: v is None,
+        description="People and vehicles in the evidence frame, to blur (None: the edge did not report them)")] = None
     evidence: Annotated[list[EvidenceRef], Field(max_length=8)] = []
     frame_size: Annotated[tuple[Annotated[int, Field(ge=0, le=1_000_000)], Annotated[int, Field(ge=0, le=1_000_000)]]
                           | None, Field(description="(width, height) of the camera frame")] = None

@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     dispatch_at_level: Annotated[int | None, Field(
         ge=1, le=3, title="Automatic dispatch level",
         description="Escalations reaching this level are dispatched automatically; None: only by a supervisor")] = 1
+    privacy_vehicle_region: Annotated[Literal["lower", "whole"], Field(
+        title="Vehicle blur", description="What of a vehicle is blurred in evidence shown outside the staff "
+        "console: its lower part (where the plates are) or all of it")] = "lower"
     standing_rules: Annotated[StandingRules, Field(
         title="Merchant standing rules",
         description="Green / yellow / red thresholds over a rolling window (docs/STATS.md)")] = StandingRules()

@@ -24,6 +24,7 @@ from api.schemas.types import CleanStr
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services import queue
+from api.services.privacy import audit_original
 from api.workflow import Action
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -78,5 +79,9 @@ def bulk_action(action: Literal["confirm", "reject"], body: BulkRequest, request
 
 
 @router.get("/evidence/{evidence_id}", summary="Evidence bytes (staff)")
-def get_evidence(evidence_id: PathId, session: SessionDep, settings: SettingsDep, user: StaffUser) -> Response:
-    return evidence_service.evidence_response(settings, evidence_service.staff_evidence(session, evidence_id))
+def get_evidence(evidence_id: PathId, session: SessionDep, settings: SettingsDep, user: StaffUser,
+                 clock: ClockDep) -> Response:
+    row = evidence_service.staff_evidence(session, evidence_id)
+    response = evidence_service.evidence_response(settings, row)
+    audit_original(session, row, f"user:{user.username}", clock.now(), via="api")  # PRIVACY.md
+    return response

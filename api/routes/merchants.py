@@ -31,8 +31,9 @@ from api.schemas.cases import CaseEventPublic, MerchantCasePublic
 from api.schemas.entities import MerchantCreate, MerchantLink, MerchantPublic
 from api.schemas.types import CleanStr, CleanText
 from api.services.cases import MERCHANT_VISIBLE_STATES
-from api.services.evidence import evidence_public, evidence_response
+from api.services.evidence import evidence_public
 from api.services.evidence import merchant_evidence as own_evidence
+from api.services.privacy import merchant_may_see, merchant_response
 from api.services.registration import register_merchant
 from api.workflow import Action, Workflow, issue_merchant_token
 
@@ -96,7 +97,7 @@ def _merchant_case(session: Session, case: Case, with_evidence: bool, prefix: st
     evidence = []
     if with_evidence:
         rows = session.scalars(select(Evidence).where(Evidence.case_id == case.id).order_by(Evidence.id)).all()
-        evidence = [evidence_public(e, prefix) for e in rows]
+        evidence = [evidence_public(e, prefix) for e in rows if merchant_may_see(e)]  # PRIVACY.md
     return MerchantCasePublic(
         id=case.id, state=case.state, category=case.category, zone=case.zone.code, camera=case.camera.code,
         first_seen_at=case.first_seen_at, due_at=case.due_at, notified_at=case.notified_at,
@@ -177,4 +178,4 @@ def merchant_history(merchant: CurrentMerchant, session: SessionDep) -> list[Cas
 @own_router.get("/evidence/{evidence_id}", summary="Evidence of one of this merchant's cases")
 def merchant_evidence(evidence_id: PathId, merchant: CurrentMerchant, session: SessionDep,
                       settings: SettingsDep) -> Response:
-    return evidence_response(settings, own_evidence(session, merchant, evidence_id, MERCHANT_VISIBLE_STATES))
+    return merchant_response(session, settings, own_evidence(session, merchant, evidence_id, MERCHANT_VISIBLE_STATES))

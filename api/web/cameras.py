@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Zone
 from api.deps import PathId, may_edit_zones
 from api.services.evidence import evidence_response
+from api.services.privacy import audit_original
 from api.services.registration import apply_zones
 from api.web.context import DbDep, Page, StaffPage
 from api.web.security import apply_security_headers
@@ -184,7 +185,9 @@ def snapshot(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     camera = _camera(db, camera_id)
     frame = latest_frame(db, camera.id)
     if frame is not None:
-        return evidence_response(page.request.app.state.settings, frame)
+        response = evidence_response(page.request.app.state.settings, frame)
+        audit_original(db, frame, f"user:{page.user.username}", page.now(), via="snapshot")  # PRIVACY.md
+        return response
     w, h = PLACEHOLDER_SIZE
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
            f'<rect width="{w}" height="{h}" fill="#d9dee4"/>'

@@ -16,6 +16,7 @@ from api.schemas.cases import ActionRequest
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services.errors import Forbidden
+from api.services.privacy import audit_original
 from api.web.context import DbDep, StaffPage, safe_next
 from api.workflow import Action, TransitionError
 
@@ -93,5 +94,6 @@ def next_case(case_id: PathId, page: StaffPage, db: DbDep) -> Response:
 def staff_evidence(evidence_id: PathId, page: StaffPage, db: DbDep) -> Response:
     row = evidence_service.staff_evidence(db, evidence_id)
     response = evidence_service.evidence_response(page.request.app.state.settings, row)
+    audit_original(db, row, f"user:{page.user.username}", page.now(), via="console")  # PRIVACY.md
     response.headers["Content-Security-Policy"] = "default-src 'none'; media-src 'self'; img-src 'self'"
     return response

@@ -15,7 +15,7 @@ from api.db.models import Case, CaseState, Evidence, Merchant
 from api.deps import get_current_merchant
 from api.evidence import EvidenceError, check_file, store
 from api.services.cases import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
-from api.services.evidence import evidence_response
+from api.services.privacy import merchant_response
 from api.services.standing import for_merchant as merchant_standing
 from api.web.context import DbDep, Page, PageDep
 from api.workflow import Action, TransitionError, Workflow
@@ -129,6 +129,6 @@ def merchant_evidence(token: str, evidence_id: int, page: PageDep, db: DbDep) ->
     case = _own_case(db, merchant, row.case_id) if merchant is not None and row is not None else None
     if row is None or case is None:
         raise HTTPException(404, "not found")
-    response = evidence_response(page.request.app.state.settings, row)
+    response = merchant_response(db, page.request.app.state.settings, row)  # blurred: PRIVACY.md
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -19,6 +19,7 @@ from detector.classmap import ClassMap
 from detector.detections import Detections
 from detector.events import EventDetection, EventType, ModelInfo, ViolationEvent, episode_id
 from detector.evidence import EvidenceWriter, FrameRing
+from detector.evidence.privacy import privacy_boxes
 from detector.frames import Frame
 from detector.rules import EpisodeEvent, RuleEngine, drop_ridden
 from detector.zones.polygon import polygon_pixels
@@ -82,6 +83,7 @@ class CameraAnalyzer:
         self.episodes: dict[str, Episode] = {}  # the offline report; a long-running edge keeps none
         self.keep_episodes = keep_episodes
         self.frames = 0
+        self._frame_detections = Detections.empty()
 
     def process(self, frame: Frame, detections: Detections) -> list[Emitted]:
         """Feed one analysed frame and the model's detections on it; returns the events it caused."""
@@ -89,6 +91,7 @@ class CameraAnalyzer:
         if self.ring is not None:
             self.ring.push(frame.pts_s, frame.image)
         categorised = self.classmap.apply(drop_ridden(detections, self.vehicle_classes), keep_ignored=True)
+        self._frame_detections = detections  # people and vehicles of this frame, for the evidence's blur boxes
         episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size, image=frame.image)
         return [self._emit(e, frame) for e in episode_events]
 
@@ -120,6 +123,7 @@ class CameraAnalyzer:
             type=ep.type, seq=ep.seq, camera=ep.camera, zone=ep.zone, merchant=ep.merchant,
             category=ep.category, started_at=ep.started_at, observed_at=ep.observed_at, ended_at=ep.ended_at,
             confidence=float(np.clip(ep.confidence, 0, 1)), detections=dets, evidence=refs,
+            privacy_boxes=privacy_boxes(self._frame_detections, ep.detections.xyxy, frame.size) if refs else None,
             frame_size=frame.size, model=self.model, device_id=self.device_id)
         if self.keep_episodes:
             self._record(ep, eid, files)

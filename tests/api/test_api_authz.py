@@ -157,6 +157,23 @@ def endpoints(client, world, s) -> list[tuple[str, str, Callable[[dict[str, str]
         ("POST", "/api/v1/auth/users/{username}/revoke-sessions",
          lambda h: c.post("/api/v1/auth/users/nobody-at-all/revoke-sessions", headers=h), expect(
              operator=403, enforcement=403, admin=404)),
+        # Merchant registry, standing, city dispatch (merchants-city).
+        ("GET", "/api/v1/registry/merchants", lambda h: c.get("/api/v1/registry/merchants", headers=h), STAFF),
+        ("GET", "/api/v1/registry/merchants/export",
+         lambda h: c.get("/api/v1/registry/merchants/export", headers=h), STAFF),
+        ("GET", "/api/v1/registry/merchants/{code}",
+         lambda h: c.get(f"/api/v1/registry/merchants/{w.merchant_a}", headers=h), STAFF),
+        ("PATCH", "/api/v1/registry/merchants/{code}",
+         lambda h: c.patch(f"/api/v1/registry/merchants/{w.merchant_a}", headers=h, json={"address": "1 Road"}), ADMIN),
+        ("POST", "/api/v1/registry/merchants/import",
+         lambda h: c.post("/api/v1/registry/merchants/import", headers=h, files={
+             "file": ("r.csv", f"code,name\nm-{uniq()},Shop\n".encode(), "text/csv")}), ADMIN),
+        ("GET", "/api/v1/registry/merchants/{code}/standing",
+         lambda h: c.get(f"/api/v1/registry/merchants/{w.merchant_a}/standing", headers=h), STAFF),
+        ("GET", "/api/v1/merchant/standing", lambda h: c.get("/api/v1/merchant/standing", headers=h), MERCHANT),
+        ("POST", "/api/v1/dispatch/cases/{case_id}",  # admin: 409, the case is notified, not escalated
+         lambda h: c.post(f"/api/v1/dispatch/cases/{s['case_a']}", headers=h), expect(
+             operator=403, enforcement=403, admin=409)),
         # Last: signing out ends the caller's sessions (this world's tokens), so nothing may run after it.
         ("POST", "/api/v1/auth/logout", lambda h: c.post("/api/v1/auth/logout", headers=h),
          expect(operator=204, enforcement=204, admin=204)),
