@@ -356,3 +356,20 @@ def test_street_garbage_photos_become_labels_val_and_composite_bases(shared_dir:
     teacher_classes = set(teacher_map_for(class_names(NEXT_CLASSES_FILE)).values())
     assert set(garbage_boxes_) <= {"trash_bag", "litter_pile"} | teacher_classes
     assert report.dropped_duplicates["garbage"] >= 0 and report.seconds["total"] > 0
+
+
+def test_teacher_carried_bag_on_a_real_bin_bag_is_dropped() -> None:
+    """A scripted stand-in for the teacher (its real output on a given photo cannot be chosen): on a bag photo
+    its "suitcase" on the real bag and its box duplicating the bag go, its person and car elsewhere stay."""
+    from detector.training.dataset import _teacher_extra
+
+    names = class_names(NEXT_CLASSES_FILE)
+    ids = [names.index(n) for n in ("suitcase", "person", "car", "handbag")]
+    boxes = np.array([[12, 12, 40, 40], [100, 10, 120, 80], [150, 50, 230, 90], [9, 9, 51, 51]], np.float32)
+
+    def scripted_teacher(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.array(ids), boxes, np.full(len(ids), 0.9, np.float32)
+
+    real_bag = np.array([[10, 10, 50, 50]], np.float32)
+    xyxy, kept = _teacher_extra(scripted_teacher, np.zeros((100, 240, 3), np.uint8), names, real_bag)
+    assert kept == ["person", "car"] and xyxy.shape == (2, 4)

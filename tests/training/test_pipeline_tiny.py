@@ -169,6 +169,12 @@ def _last_json(text: str) -> dict:
     return json.loads(text[start: text.index("\n}", start) + 2])
 
 
+def _bad_class_map(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.classes.yaml"
+    path.write_text("model: x\nclasses:\n  person: ignore\n  kiosk: vending_machine\n")
+    return path
+
+
 def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -183,6 +189,7 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
         (["dataset", "build", "--out", str(tmp_path / "d"), "--classes", str(tmp_path / "no.yaml")], "class list not found"),
         (["dataset", "build", "--out", str(tmp_path / "d"), "--mine-every", "-2"], "--mine-every must be >= 0"),
         (["train", "grow-head", "--base", str(tmp_path / "none.pt")], "not found"),
+        (["dataset", "build", "--out", str(tmp_path / "d"), "--classes", str(_bad_class_map(tmp_path))], "unknown category"),
     ):
         result = runner.invoke(app, args)  # in-process: four interpreter start-ups cost a minute on a busy box
         assert result.exit_code == 2, result.output
