@@ -5,6 +5,7 @@
 * a dataset's val sources (``frontage train evaluate``: synthetic val and real bags mAP50), when given.
 
     python -m bench.int8_accuracy [--int8 var/bench/model/frontage-n-int8.onnx] [--data DATA.yaml] [--out J]
+                                  [--onnxruntime-only]
 
 Writes JSON (default var/bench/int8_accuracy.json) and prints a summary; the figures go to BENCHMARKS.md.
 """
@@ -45,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8", type=Path, default=ROOT / "var" / "bench" / "model" / "frontage-n-int8.onnx")
     parser.add_argument("--data", type=Path, default=None, help="dataset data.yaml for mAP50 (optional)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "int8_accuracy.json")
+    parser.add_argument("--onnxruntime-only", action="store_true",
+                        help="run both models on ONNX Runtime (auto would run the float one on its fastest engine)")
     args = parser.parse_args(argv)
+    if args.onnxruntime_only:
+        from detector.inference.registry import plugins, unregister_backend
+
+        for plugin in plugins():
+            if plugin.name != "onnxruntime":
+                unregister_backend(plugin.name)
     os.environ.setdefault("FRONTAGE_DATA_DIR", str(ROOT / "var" / "bench" / "engines"))
     if not args.int8.exists():
         from detector.inference.quantize import quantize_int8
