@@ -1,1 +1,1 @@
-"""Pipelines: ``analyze`` (offline, one video) and ``edge`` (live, many cameras), sharing `CameraAnalyzer`."""
+"""Pipelines: `build.build_pipeline` assembles the one pipeline; ``edge`` (live.py: many cameras, outbox sink) and ``analyze`` (offline.py: one file, report sink) run it."""
