@@ -2,14 +2,15 @@
 
 Every transition is checked against `TRANSITIONS` (illegal -> `TransitionError`, which the API answers
 with 409 and the allowed actions), stamps the case, and appends a `CaseEvent` to the audit trail in the
-caller's transaction, so a state change and its audit row commit together or not at all.
+caller's transaction, so a state change and its audit row commit together or not at all. A case comes
+to be only through `Workflow.create_case`, in `INITIAL_STATE`, with its "created" audit row.
 
 ::
 
-    detected ─confirm→ confirmed ─notify→ notified ─report_fixed→ merchant_reported_fixed ─verify→ verified ─close→ closed
-       └─reject→ rejected    │ (no merchant / repeat offender)  │ deadline missed / camera still sees it
-                             └──────escalate──────────────→ escalated L1 → L2 → L3 ─feedback→ recheck ─close→ closed
-                                                                                                   └─reopen→ reopened
+    (create_case) → detected ─confirm→ confirmed ─notify→ notified ─report_fixed→ merchant_reported_fixed ─verify→ verified ─close→ closed
+                       └─reject→ rejected    │ (no merchant / repeat offender)  │ deadline missed / camera still sees it
+                                             └──────escalate──────────────→ escalated L1 → L2 → L3 ─feedback→ recheck ─close→ closed
+                                                                                                                   └─reopen→ reopened
 """
 
 from __future__ import annotations
