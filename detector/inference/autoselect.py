@@ -37,7 +37,7 @@ from detector.inference.agreement import mutual_agreement
 from detector.inference.config import AutoOptions, ModelConfig
 from detector.inference.modelfile import file_sha256
 from detector.inference.protocol import Backend, InferenceError, first_line
-from detector.inference.registry import BackendPlugin, get_plugin, plugins
+from detector.inference.registry import BackendPlugin, plugins
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +178,7 @@ def _load(plugin: BackendPlugin, options: BaseModel, cfg: ModelConfig) -> Backen
     return plugin.load(cfg.with_backend(options))
 
 
-def _first_that_loads(cfg: ModelConfig, pairs: Sequence[tuple[BackendPlugin, BaseModel]],
-                      table: list[Measurement]) -> tuple[Backend, str]:
+def _first_that_loads(cfg: ModelConfig, pairs: Sequence[tuple[BackendPlugin, BaseModel]]) -> tuple[Backend, str]:
     errors = []
     for plugin, options in pairs:
         try:
@@ -241,7 +240,7 @@ def select_backend(cfg: ModelConfig, frames: Sequence[np.ndarray] | None = None,
     if not pairs:
         raise InferenceError(f"cannot load model {cfg.path}: no installed engine reads {Path(cfg.path).suffix or 'a folder'}")
     if not auto.measure or len(pairs) == 1:
-        backend, choice = _first_that_loads(cfg, pairs, [])
+        backend, choice = _first_that_loads(cfg, pairs)
         return Selection(backend, choice)
     cache_file = Path(auto.cache_file) if auto.cache_file else default_cache_file()
     key = " | ".join([file_sha256(cfg.path) or cfg.path, machine_id(cfg.device), cfg.device,
@@ -255,7 +254,7 @@ def select_backend(cfg: ModelConfig, frames: Sequence[np.ndarray] | None = None,
                         key=lambda r: (not r.chosen, r.cpu_ms_per_frame or 0.0))
         order = [by_label[r.engine] for r in ranked] + [pair for name, pair in by_label.items()
                                                        if name not in {r.engine for r in ranked}]
-        backend, choice = _first_that_loads(cfg, order, table)
+        backend, choice = _first_that_loads(cfg, order)
         log.info("engine for %s: %s (measured %s, %s)", Path(cfg.path).name, choice, entry.get("measured"), cache_file)
         return Selection(backend, choice, table, cached=True, cache_file=cache_file)
     started = time.perf_counter()
@@ -300,5 +299,5 @@ def print_benchmark(cfg: ModelConfig, frames: Sequence[np.ndarray] | None = None
     return selection
 
 
-__all__ = ["Measurement", "Selection", "candidates", "format_table", "get_plugin", "measure", "print_benchmark",
+__all__ = ["Measurement", "Selection", "candidates", "format_table", "measure", "print_benchmark",
            "sample_frames", "select_backend"]

@@ -144,8 +144,7 @@ class ModelConfig(_Strict):
             # each old field goes to the engine that has it; elsewhere it never had an effect
             wanted = {"threads": {"onnxruntime", "openvino", "auto"}, "half": {"ultralytics"}}
             backend = {**{k: v for k, v in legacy.items() if kind in wanted[k]}, **backend}
-        if isinstance(backend, dict) or "backend" in data:
-            data["backend"] = backend
+        data["backend"] = backend
         return data
 
     def threshold_for(self, name: str) -> float:
