@@ -12,7 +12,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.db.models import Case, CaseState, Evidence, Merchant
-from api.deps import get_current_merchant
+from api.deps import PathId, get_current_merchant
 from api.evidence import EvidenceError, check_file, store
 from api.services.cases import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
 from api.services.privacy import merchant_response
@@ -82,7 +82,7 @@ def merchant_page(token: str, page: PageDep, db: DbDep) -> Response:
 
 
 @router.post("/m/{token}/cases/{case_id}/fixed", include_in_schema=False)
-async def merchant_fixed(token: str, case_id: int, page: PageDep, db: DbDep,
+async def merchant_fixed(token: str, case_id: PathId, page: PageDep, db: DbDep,
                          csrf_token: Annotated[str, Form()] = "",
                          note: Annotated[str, Form(max_length=2000)] = "",
                          photo: Annotated[UploadFile | None, File()] = None) -> Response:
@@ -123,7 +123,7 @@ async def merchant_fixed(token: str, case_id: int, page: PageDep, db: DbDep,
 
 
 @router.get("/m/{token}/evidence/{evidence_id}", include_in_schema=False)
-def merchant_evidence(token: str, evidence_id: int, page: PageDep, db: DbDep) -> Response:
+def merchant_evidence(token: str, evidence_id: PathId, page: PageDep, db: DbDep) -> Response:
     merchant = _merchant(page, db, token)
     row = db.get(Evidence, evidence_id) if merchant is not None else None
     case = _own_case(db, merchant, row.case_id) if merchant is not None and row is not None else None

@@ -103,3 +103,9 @@ def test_action_note_keeps_newlines_but_not_nul(client, world) -> None:
 def test_stats_refuses_datetimes_out_of_range(client, world, params: dict, needle: str) -> None:
     r = client.get("/api/v1/stats", params=params, headers=world.auth("operator"))
     _assert_clear_4xx(r, needle)
+
+
+@pytest.mark.parametrize("method,path", [("GET", f"/m/fm_x/evidence/{2**70}"), ("POST", f"/m/fm_x/cases/{2**70}/fixed")])
+def test_merchant_page_ids_beyond_64_bits_are_refused(client, method: str, path: str) -> None:
+    r = client.request(method, path)
+    _assert_clear_4xx(r)
