@@ -74,6 +74,10 @@ def test_analyze_real_clip_with_coco_model(scene: dict[str, Path]) -> None:
     assert (episode["camera"], episode["zone"], episode["merchant"], episode["category"]) == \
         ("cam-01", "parking", None, "disorderly_parking")
     assert episode["start_s"] <= 2.0 and episode["end_s"] is None  # parked all along, still there at the end
+    # what opened it, for a reviewer: the class, score and normalised box of the object (issue 15 item 5)
+    assert episode["opened_class"] in ("car", "truck") and 0.25 <= episode["opened_score"] <= 1
+    x0, y0, x1, y1 = episode["opened_box"]
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 and (x0 + x1) / 2 >= 0.8  # in the parking zone, top right
     assert [Path(p).name for p in episode["evidence"]] == ["0-frame.jpg", "0-crop.jpg", "0-raw.jpg", "0-clip.mp4"]
     assert all(Path(p).stat().st_size > 0 for p in episode["evidence"])
     assert "disorderly_parking" in proc.stdout  # the rich table
