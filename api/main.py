@@ -25,6 +25,7 @@ from api.metrics import Metrics
 from api.routes import admin, auth, cameras, cases, devices, events, health, merchants, models, stats
 from api.routes import dispatch as dispatch_routes
 from api.routes import registry as registry_routes
+from api.routes import reports as report_routes
 from api.routes import standing as standing_routes
 from api.scheduler import scheduler_loop
 from api.security import LoginLimiter, Passwords, SessionTokens, install_log_redaction
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                             status_code=422)
 
     for module in (health, auth, events, cases, cameras, devices, models, stats, admin, registry_routes,
-                   dispatch_routes, standing_routes):
+                   dispatch_routes, standing_routes, report_routes):
         app.include_router(module.router)
     app.include_router(merchants.staff_router)
     app.include_router(merchants.own_router, prefix="/api/v1/merchant")

@@ -171,6 +171,7 @@ def endpoints(client, world, s) -> list[tuple[str, str, Callable[[dict[str, str]
         ("GET", "/api/v1/registry/merchants/{code}/standing",
          lambda h: c.get(f"/api/v1/registry/merchants/{w.merchant_a}/standing", headers=h), STAFF),
         ("GET", "/api/v1/merchant/standing", lambda h: c.get("/api/v1/merchant/standing", headers=h), MERCHANT),
+        ("GET", "/api/v1/reports", lambda h: c.get("/api/v1/reports", headers=h), STAFF),
         ("POST", "/api/v1/dispatch/cases/{case_id}",  # admin: 409, the case is notified, not escalated
          lambda h: c.post(f"/api/v1/dispatch/cases/{s['case_a']}", headers=h), expect(
              operator=403, enforcement=403, admin=409)),
