@@ -280,7 +280,12 @@ class EpisodeState:
                     else:
                         r.other_votes += 1
         if p.pixel_check and view.image is not None:
-            for r in self.refs:
+            ignore = view.categories == IGNORE
+            hidden = (box_inside(boxes, view.xyxy[ignore]).max(axis=1) >= p.hidden_share if ignore.any()
+                      else np.zeros(len(boxes), bool))
+            for r, behind in zip(self.refs, hidden, strict=True):
+                if behind and r.index < 0:
+                    continue  # not seen, and a person (or other ignore class) stands over it: no verdict either way
                 crop = box_crop(view.image, r.box)
                 if crop is None:
                     continue

@@ -79,6 +79,10 @@ class RulePolicy(BaseModel):
         ge=0, le=1, title="Still share",
         description="Share of a reference's observations that must look like its anchor before it may open an "
                     "episode (passers-by in front of a bag cost a few; an object moved to and fro fails most)")] = 0.6
+    hidden_share: Annotated[float, Field(
+        gt=0, le=1, title="Hidden share",
+        description="A reference not detected this frame whose box lies this much inside an ignore-class box "
+                    "(someone standing in front of it) gets no pixel verdict for the frame")] = 0.6
     vote_iou: Annotated[float, Field(
         gt=0, le=1, title="Vote overlap",
         description="IoU with the reference box from which a detection is that frame's reading of the object")] = 0.5

@@ -305,3 +305,13 @@ def test_a_tracked_object_that_moves_on_does_not_keep_its_reference() -> None:
                   scene(BAG[1], noise=t + 1)) for t in range(30)}
     events = feed(zones(), hidden, 30)
     assert [(e.type, e.started_t) for e in events] == [(EventType.STARTED, 0)]
+
+
+def test_busy_pavement_in_front_of_a_still_bag_does_not_hide_it_from_the_rules() -> None:
+    # people stand in front of the bag 3 frames in 5 (the bag unseen then, the person seen): those frames give no
+    # pixel verdict, so the bag still opens its episode; the first frame is not hidden, so it starts at t = 0
+    crowd = ("person", (240, 780, 310, 905), 0.9)
+    frames = {t: ((seen(crowd), scene(BAG[1], crowd[1], noise=t + 1)) if t % 5 in (1, 2, 3)
+                  else (seen(("trash_bag", BAG[1], 0.6)), scene(BAG[1], noise=t + 1))) for t in range(60)}
+    events = feed(zones(), frames, 60)
+    assert [(e.type, e.started_t) for e in events][:1] == [(EventType.STARTED, 0)]
