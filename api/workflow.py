@@ -177,8 +177,9 @@ class Workflow:
         self._move(case, Action.CONFIRM, note, outcome)
         case.confirmed_at = self.now
         merchant = case.merchant
-        if merchant is None:
-            self.escalate(case, "zone has no responsible merchant", outcome)
+        if merchant is None or not merchant.active:  # a deactivated merchant (closed shop) gets no notice
+            self.escalate(case, "zone has no responsible merchant" if merchant is None
+                          else f"merchant {merchant.code} is deactivated in the registry", outcome)
             return outcome
         repeat = self._confirmed_recently(merchant, exclude_case=case.id)
         merchant.offence_count += 1

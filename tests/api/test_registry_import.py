@@ -209,3 +209,16 @@ def test_edit_and_deactivate(client, world, change, status):
     assert found["total"] == 2
     assert client.patch(f"/api/v1/registry/merchants/{world.merchant_a}", json={"active": False},
                         headers=world.auth("operator")).status_code == 403
+
+
+def test_a_deactivated_merchants_case_goes_to_enforcement(client, world):
+    from apikit import event, post_event
+
+    r = client.patch(f"/api/v1/registry/merchants/{world.merchant_b}", json={"active": False},
+                     headers=world.auth("admin"))
+    assert r.status_code == 200 and r.json()["active"] is False
+    case_id = post_event(client, world.tokens["edge_y"], event(world.cam_b, world.zone_b)).json()["case_id"]
+    r = client.post(f"/api/v1/cases/{case_id}/actions/confirm", json={}, headers=world.auth("operator")).json()
+    assert r["steps"] == [["confirm", "confirmed"], ["escalate", "escalated"]]  # no notice to a closed shop
+    events = client.get(f"/api/v1/cases/{case_id}", headers=world.auth("operator")).json()["events"]
+    assert any("deactivated in the registry" in (e["note"] or "") for e in events)
