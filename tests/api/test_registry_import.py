@@ -222,3 +222,23 @@ def test_a_deactivated_merchants_case_goes_to_enforcement(client, world):
     assert r["steps"] == [["confirm", "confirmed"], ["escalate", "escalated"]]  # no notice to a closed shop
     events = client.get(f"/api/v1/cases/{case_id}", headers=world.auth("operator")).json()["events"]
     assert any("deactivated in the registry" in (e["note"] or "") for e in events)
+
+
+def test_xlsx_with_an_xml_entity_bomb_is_refused(client, world):
+    import zipfile
+
+    book = Workbook()
+    book.active.append(HEADER)
+    plain = io.BytesIO()
+    book.save(plain)
+    bomb = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+            '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><worksheet xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&c;</t></is></c></row>'
+            '</sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = bomb.encode() if item.filename == "xl/worksheets/sheet1.xml" else src.read(item.filename)
+            dst.writestr(item, data)
+    r = _upload(client, world, out.getvalue(), "bomb.xlsx")
+    assert r.status_code == 422 and "XLSX" in r.json()["detail"], r.text

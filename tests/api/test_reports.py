@@ -62,3 +62,21 @@ def test_report_refusals_are_clear_4xx(client, world):
     r = client.get("/api/v1/reports", params={"from": "2020-01-01", "to": "2026-01-01"}, headers=world.auth("operator"))
     assert r.status_code == 422 and "three years" in r.json()["detail"]
     assert client.get("/api/v1/reports", params={"format": "docx"}, headers=world.auth("operator")).status_code == 422
+
+
+def test_missing_cjk_font_is_a_clear_message_not_a_download(tmp_path):
+    import pytest
+
+    from api.services.reports import FontMissing, Report, find_cjk_font, to_pdf
+
+    with pytest.raises(FontMissing, match="does not exist"):
+        find_cjk_font(tmp_path / "no-such-font.ttc")
+    empty = Report(start=datetime(2026, 11, 1, tzinfo=UTC), end=datetime(2026, 12, 1, tzinfo=UTC), scope="city",
+                   name=None, generated_at=datetime(2026, 12, 1, tzinfo=UTC), weeks=[], by_category=[], by_road=[],
+                   by_merchant=[], offenders=[], totals={
+                       "flagged": 0, "confirmed": 0, "rejected": 0, "self_rectified": 0, "escalated": 0,
+                       "dispatched": 0, "closed": 0, "self_rectification_rate": None, "median_time_to_fix_s": None,
+                       "precision": None, "rejected_share": None, "relearned": 0, "rounds": 0})
+    with pytest.raises(FontMissing):
+        to_pdf(empty, "zh-CN", tmp_path / "no-such-font.ttc")
+    assert to_pdf(empty, "zh-CN").startswith(b"%PDF")  # Debian's fonts-noto-cjk, found on disk
