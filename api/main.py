@@ -23,6 +23,7 @@ from api.core.config import Settings
 from api.db.session import make_engine, make_session_factory
 from api.metrics import Metrics
 from api.routes import admin, auth, cameras, cases, devices, events, health, merchants, models, stats
+from api.routes import camera_health as camera_health_routes
 from api.routes import dispatch as dispatch_routes
 from api.routes import registry as registry_routes
 from api.routes import reports as report_routes
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                              "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]},
                             status_code=422)
 
-    for module in (health, auth, events, cases, cameras, devices, models, stats, admin, registry_routes,
+    for module in (health, auth, events, cases, cameras, camera_health_routes, devices, models, stats, admin, registry_routes,
                    dispatch_routes, standing_routes, report_routes):
         app.include_router(module.router)
     app.include_router(merchants.staff_router)

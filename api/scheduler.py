@@ -87,6 +87,10 @@ def run_pass(factory: sessionmaker[Session], settings: Settings, now_fn: Callabl
     result.sent += counts["sent"]
     with factory.begin() as session:
         result.purged += purge(session, settings, now_fn())
+    with factory.begin() as session:  # cameras whose edge stopped reporting: offline alert (api.services.cameras)
+        from api.services.cameras import sweep_stale
+
+        sweep_stale(session, settings, now_fn())
     return result
 
 

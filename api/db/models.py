@@ -357,3 +357,43 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class CameraHealth(Base):
+    """The latest health report of a camera from its edge box, and the alert it raised (one row per camera)."""
+
+    __tablename__ = "camera_health"
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("edge_devices.id", ondelete="SET NULL"))
+    reported_at: Mapped[datetime] = mapped_column(doc="Service time of the last report")
+    report_every_s: Mapped[float] = mapped_column(Float, doc="The edge's report interval: staleness is judged by it")
+    online: Mapped[bool] = mapped_column(Boolean, doc="The edge reads frames from the camera")
+    last_frame_age_s: Mapped[float | None] = mapped_column(Float)
+    analysis_fps: Mapped[float | None] = mapped_column(Float, doc="Analysed frames per second achieved")
+    decode_errors: Mapped[int] = mapped_column(Integer, default=0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    model_name: Mapped[str | None] = mapped_column(String(100))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    view_score: Mapped[float | None] = mapped_column(Float, doc="Likeness of the latest picture to the reference")
+    alert: Mapped[str | None] = mapped_column(String(40), doc="offline or view_changed; None when healthy")
+    alert_since: Mapped[datetime | None]
+    picture_requested_at: Mapped[datetime | None] = mapped_column(doc="An operator asked for a fresh picture")
+
+
+class CameraPicture(Base):
+    """A clean (unannotated) frame of a camera sent by its edge box; the first one is its reference view."""
+
+    __tablename__ = "camera_pictures"
+    __table_args__ = (Index("ix_camera_pictures_camera", "camera_id", "taken_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime] = mapped_column(doc="When the edge grabbed the frame")
+    received_at: Mapped[datetime]
+    content_type: Mapped[str] = mapped_column(String(60))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[bool] = mapped_column(Boolean, default=False, doc="The view later pictures are compared with")
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

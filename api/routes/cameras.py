@@ -8,17 +8,19 @@ from sqlalchemy import select
 
 from api.db.models import Camera, Road
 from api.deps import AdminUser, ClockDep, CurrentDevice, SessionDep, StaffUser, ZoneEditorUser, get_or_404
+from api.schemas.camera_health import CameraHealthPublic
 from api.schemas.entities import CameraCreate, CameraPublic, RoadCreate, RoadPublic, ZonePublic
+from api.services.cameras import health_public
 from api.services.registration import apply_zones, get_or_create_road, upsert_camera
 from detector.zones.schema import ZonesFileError, parse_zones
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"])
 
 
-def camera_public(camera: Camera) -> CameraPublic:
+def camera_public(camera: Camera, health: CameraHealthPublic | None = None) -> CameraPublic:
     return CameraPublic(
         id=camera.id, code=camera.code, name=camera.name, road=camera.road.name if camera.road else None,
-        location=camera.location, active=camera.active,
+        location=camera.location, active=camera.active, health=health,
         zones=[ZonePublic(id=z.id, code=z.code, kind=z.kind, polygon=z.polygon, forbid=z.forbid,
                           merchant=z.merchant.code if z.merchant else None, dwell_s=z.dwell_s, clear_s=z.clear_s)
                for z in sorted(camera.zones, key=lambda z: z.code)])
@@ -38,8 +40,9 @@ def create_road(body: RoadCreate, session: SessionDep, user: AdminUser) -> Road:
 
 
 @router.get("/cameras", response_model=list[CameraPublic])
-def list_cameras(session: SessionDep, user: StaffUser) -> list[CameraPublic]:
-    return [camera_public(c) for c in session.scalars(select(Camera).order_by(Camera.code)).unique()]
+def list_cameras(session: SessionDep, user: StaffUser, clock: ClockDep) -> list[CameraPublic]:
+    return [camera_public(c, health_public(session, c, clock.now()))
+            for c in session.scalars(select(Camera).order_by(Camera.code)).unique()]
 
 
 @router.post("/cameras", response_model=CameraPublic, status_code=201)
@@ -54,8 +57,9 @@ def _camera(session: SessionDep, code: str) -> Camera:
 
 
 @router.get("/cameras/{code}", response_model=CameraPublic)
-def get_camera(code: str, session: SessionDep, user: StaffUser) -> CameraPublic:
-    return camera_public(_camera(session, code))
+def get_camera(code: str, session: SessionDep, user: StaffUser, clock: ClockDep) -> CameraPublic:
+    camera = _camera(session, code)
+    return camera_public(camera, health_public(session, camera, clock.now()))
 
 
 @router.put("/cameras/{code}/zones", response_model=CameraPublic,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role
+from api.schemas.camera_health import CameraHealthPublic
 from api.schemas.types import CleanStr
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="External id (letters, digits, _.-)")]
@@ -63,6 +64,7 @@ class CameraPublic(ORM):
     location: str | None = None
     active: bool
     zones: list[ZonePublic] = []
+    health: CameraHealthPublic | None = None  # staff views: the edge's latest report, the alert, the picture
 
 
 class MerchantBase(BaseModel):

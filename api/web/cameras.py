@@ -16,6 +16,8 @@ from sqlalchemy.orm import selectinload
 
 from api.db.models import OPEN_STATES, Camera, Case, Evidence, Merchant, Zone
 from api.deps import PathId, may_edit_zones
+from api.routes.camera_health import picture_response
+from api.services.cameras import health_public, latest_picture
 from api.services.evidence import evidence_response
 from api.services.privacy import audit_original
 from api.services.registration import apply_zones
@@ -65,8 +67,9 @@ def cameras(page: StaffPage, db: DbDep) -> Response:
     open_counts = dict(db.execute(select(Case.camera_id, func.count())
                                   .where(Case.state.in_([s.value for s in OPEN_STATES]))
                                   .group_by(Case.camera_id)).all())
+    health = {c.id: health_public(db, c, page.now()) for c in rows}
     return page.render("cameras.html", active="cameras", cameras=rows, zone_counts=zone_counts,
-                       open_counts=open_counts)
+                       open_counts=open_counts, health=health)
 
 
 def zones_for_editor(camera: Camera) -> list[dict[str, Any]]:
@@ -78,11 +81,13 @@ def zones_for_editor(camera: Camera) -> list[dict[str, Any]]:
 def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], flash: str | None = None,
             flash_kind: str = "ok", status_code: int = 200) -> Response:
     frame = latest_frame(db, camera.id)
-    width, height = _image_size(page, frame)
+    picture = latest_picture(db, camera.id)  # the edge's clean current frame, else a case's evidence frame
+    width, height = (picture.width, picture.height) if picture is not None else _image_size(page, frame)
     merchants = list(db.scalars(select(Merchant).order_by(Merchant.code).limit(1000)))
     assert page.user is not None
     return page.render(
-        "zones.html", status_code=status_code, active="cameras", camera=camera, zones=zones, frame=frame,
+        "zones.html", status_code=status_code, active="cameras", camera=camera, zones=zones,
+        frame=picture or frame, picture=picture,
         width=width, height=height, merchants=merchants, kinds=[k.value for k in ZoneKind],
         categories=[c.value for c in ALL_CATEGORIES], can_edit=may_edit_zones(page.user),
         zones_json=json.dumps(zones, ensure_ascii=False).replace("<", "\\u003c"), flash=flash, flash_kind=flash_kind,
@@ -183,6 +188,8 @@ def zones_yaml(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
 @router.get("/cameras/{camera_id}/snapshot", include_in_schema=False)
 def snapshot(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     camera = _camera(db, camera_id)
+    if (picture := latest_picture(db, camera.id)) is not None:  # the edge's clean current frame comes first
+        return picture_response(picture)
     frame = latest_frame(db, camera.id)
     if frame is not None:
         response = evidence_response(page.request.app.state.settings, frame)
