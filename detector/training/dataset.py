@@ -55,6 +55,7 @@ PASTE_CLASSES = ("goods_display", "table", "chair", "parasol", "a_frame_sign", "
 #: teacher classes that a pile of bin bags can look like: never kept where a real bag / litter box is
 _BAG_LOOKALIKES = ("handbag", "backpack", "suitcase")
 VAL_SHARE_OF_CLIP = 0.2
+WEAK_TEACHER_CONF = 0.1  # teacher boxes this sure only confirm a prediction; labels need `teacher_conf`
 
 
 @dataclass
@@ -251,13 +252,15 @@ class RealModel:
 
 
 def classify_mined(pred_names: list[str], pred_xyxy: np.ndarray, truth_names: list[str], truth_xyxy: np.ndarray,
-                   is_violation: Callable[[str], bool], same_iou: float = 0.5, other_iou: float = 0.3) -> list[dict]:
+                   is_violation: Callable[[str], bool], same_iou: float = 0.5, other_iou: float = 0.3,
+                   confirm: tuple[list[str], np.ndarray] | None = None, confirm_iou: float = 0.3) -> list[dict]:
     """What each violation-class prediction on footage with no violations is.
 
     ``truth`` = the labels the frame goes in with (the teacher's). A prediction that a truth box of its own
-    class confirms (IoU >= ``same_iou``: the GIF's bicycle, a COCO chair) is no false positive and is skipped;
-    one that overlaps a truth box of another class (IoU >= ``other_iou``) is *relabelled*: that box teaches
-    its true class (a "trash bag" that is the teacher's car); the rest are *background*: no box there.
+    class confirms (IoU >= ``same_iou``: the GIF's bicycle, a COCO chair), or one of the ``confirm`` boxes
+    (the teacher at a low threshold) of its class (IoU >= ``confirm_iou``), is no false positive and is
+    skipped; one that overlaps a truth box of another class (IoU >= ``other_iou``) is *relabelled*: that box
+    teaches its true class (a "trash bag" that is the teacher's car); the rest are *background*: no box there.
 
     >>> out = classify_mined(["trash_bag", "bicycle", "goods_display"],
     ...                      np.array([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]], float),
@@ -267,12 +270,17 @@ def classify_mined(pred_names: list[str], pred_xyxy: np.ndarray, truth_names: li
     [('trash_bag', 'relabelled', 'car'), ('goods_display', 'background', None)]
     """
     ious = box_iou(pred_xyxy, truth_xyxy)
+    weak_names, weak_xyxy = confirm if confirm is not None else ([], np.zeros((0, 4)))
+    weak_ious = box_iou(pred_xyxy, weak_xyxy)
     out = []
     for i, name in enumerate(pred_names):
         if not is_violation(name):
             continue
         same = [j for j, t in enumerate(truth_names) if t == name]
         if same and ious[i, same].max() >= same_iou:
+            continue
+        weak_same = [j for j, t in enumerate(weak_names) if t == name]
+        if weak_same and weak_ious[i, weak_same].max() >= confirm_iou:
             continue
         other = [j for j, t in enumerate(truth_names) if t != name]
         best = max(other, key=lambda j: ious[i, j], default=None)
@@ -341,8 +349,7 @@ def add_photo_set(writer: DatasetWriter, report: BuildReport, source: str, root:
                 extra_xyxy, extra_names = _teacher_extra(teacher, image, names, boxes)
                 xyxy, all_names = np.concatenate([boxes, extra_xyxy]), all_names + extra_names
             if split == "train" and preds is not None:
-                real = _inside_share(preds[1], boxes).max(1) if len(boxes) else np.zeros(len(preds[0]))
-                off_bag = [i for i in range(len(preds[0])) if real[i] < 0.3 and box_iou(preds[1][i:i + 1], boxes).max(initial=0) < 0.1]
+                off_bag = bag_free(preds[1], boxes, (h, w))
                 for m in classify_mined([preds[0][i] for i in off_bag], preds[1][off_bag], all_names, xyxy,
                                         model.is_violation):
                     mined[f"{m['predicted']}->{m['label'] or 'background'}"] += 1
@@ -355,6 +362,30 @@ def add_photo_set(writer: DatasetWriter, report: BuildReport, source: str, root:
         report.mined[f"photos:{source}"] = {"boxes": sum(mined.values()), "kept_as": dict(sorted(mined.items())),
                                             "note": "bag-free parts of training photos: kept in the photo as background or relabelled"}
     return train_out
+
+
+def bag_free(pred_xyxy: np.ndarray, real_xyxy: np.ndarray, shape: tuple[int, int]) -> list[int]:
+    """Indices of predicted boxes in the bag-free part of a photo: under 10% of the box covered by the union of
+    the real bag / litter boxes, and no real box half inside it (a box around a labelled pile is the pile).
+
+    >>> bag_free(np.array([[0, 0, 10, 10], [40, 40, 60, 60], [0, 0, 30, 30]], float),
+    ...          np.array([[0, 0, 10, 10], [12, 12, 25, 25]], float), (64, 64))
+    [1]
+    """
+    h, w = shape
+    covered = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in np.asarray(real_xyxy).reshape(-1, 4).round().astype(int):
+        covered[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = True
+    inside = _inside_share(real_xyxy, pred_xyxy)  # (real, pred)
+    out = []
+    for i, (x0, y0, x1, y1) in enumerate(np.asarray(pred_xyxy).reshape(-1, 4).round().astype(int)):
+        patch = covered[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        if patch.size and patch.mean() >= 0.1:
+            continue
+        if len(inside) and inside[:, i].max() >= 0.5:
+            continue
+        out.append(i)
+    return out
 
 
 def garbage_label_rule(boxes: np.ndarray, pred_names: list[str], pred_xyxy: np.ndarray) -> list[str]:
@@ -406,12 +437,17 @@ def mine_hard_negatives(writer: DatasetWriter, report: BuildReport, shared: Path
     before it are skipped, so no near-identical neighbour sits on the other side of the split.
     """
     from detector.training.real_frames import decode_frames, video_files
+    from detector.training.teacher import CocoTeacher
 
     names = writer.names
+    # one teacher pass at a low threshold: its boxes >= teacher_conf are the labels (as in the teacher frames),
+    # the weaker ones only confirm: a bicycle the teacher sees at 0.3 is a real bicycle, not a false positive
+    weak_teacher = CocoTeacher(teacher.model_path, conf=WEAK_TEACHER_CONF, classes=names)
     out = []
     guard = max(opts.teacher_every, 8)
     for video in video_files(shared):
-        stats = {"frames_scanned": 0, "frames_kept": 0, "boxes": 0, "by_class": Counter(), "kept_as": Counter()}
+        stats = {"frames_scanned": 0, "frames_kept": 0, "frames_ambiguous": 0, "boxes": 0, "by_class": Counter(),
+                 "kept_as": Counter()}
         every = max(1, opts.mine_every)
         teacher_every = opts.teacher_every if video.suffix != ".gif" else max(1, opts.teacher_every // 4)
         if video.suffix == ".gif":  # 41 frames: scan it densely, as the teacher pass does
@@ -436,11 +472,20 @@ def mine_hard_negatives(writer: DatasetWriter, report: BuildReport, shared: Path
                 pred_names, pred_xyxy, _ = model(image)
                 if not any(model.is_violation(n) for n in pred_names):
                     continue
-                cls, xyxy, _ = teacher(image)
-                truth = [names[c] for c in cls]
-                mined = classify_mined(pred_names, pred_xyxy, truth, xyxy, model.is_violation)
+                cls, xyxy, conf = weak_teacher(image)
+                strong = conf >= opts.teacher_conf
+                truth, xyxy_truth = [names[c] for c in cls[strong]], xyxy[strong].reshape(-1, 4)
+                weak = ([names[c] for c in cls], xyxy)
+                mined = classify_mined(pred_names, pred_xyxy, truth, xyxy_truth, model.is_violation, confirm=weak)
+                confirmed_weakly = classify_mined(pred_names, pred_xyxy, truth, xyxy_truth, model.is_violation)
+                if len(confirmed_weakly) > len(mined):
+                    # a real object the labels would miss (seen by the teacher only weakly): the frame would
+                    # teach it as background, so it is left out
+                    stats["frames_ambiguous"] += 1
+                    continue
                 if not mined:
                     continue
+                xyxy = xyxy_truth
                 stats["frames_kept"] += 1
                 stats["boxes"] += len(mined)
                 for m in mined:

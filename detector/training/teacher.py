@@ -36,6 +36,7 @@ class CocoTeacher:
         """``classes``: the frontage-n class list the ids refer to (default: the shipped one)."""
         import onnxruntime as ort
 
+        self.model_path = Path(model_path)
         if not Path(model_path).exists():
             raise FileNotFoundError(f"teacher model not found: {model_path}")
         opts = ort.SessionOptions()

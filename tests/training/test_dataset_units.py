@@ -106,6 +106,13 @@ def test_mined_box_is_background_or_relabelled_in_the_written_labels(tmp_path: P
     mined = classify_mined(pred, pred_xyxy, truth, truth_xyxy, lambda n: n not in ("person", "car"))
     assert [(m["predicted"], m["fate"], m["label"]) for m in mined] == [
         ("trash_bag", "relabelled", "car"), ("goods_display", "background", None)]
+    # a bicycle the labels lack but the teacher sees weakly is a real bicycle: never mined as background
+    weak = (["bicycle"], np.array([[198, 50, 262, 121]], float))
+    without_bike = classify_mined(pred, pred_xyxy, ["car"], truth_xyxy[:1], lambda n: n not in ("person", "car"))
+    with_weak = classify_mined(pred, pred_xyxy, ["car"], truth_xyxy[:1], lambda n: n not in ("person", "car"),
+                               confirm=weak)
+    assert [m["predicted"] for m in without_bike] == ["trash_bag", "goods_display", "bicycle"]
+    assert [m["predicted"] for m in with_weak] == ["trash_bag", "goods_display"]
     writer = DatasetWriter(tmp_path, 640, names)
     path = writer.add("train", "hardneg", np.zeros((240, 400, 3), np.uint8), truth_xyxy, truth)
     cls, xyxy = read_yolo_labels(tmp_path / "labels" / "train" / (path.stem + ".txt"), 400, 240)
