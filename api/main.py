@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.body_limits import BodyLimitMiddleware
@@ -111,6 +111,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("database unavailable: %s", str(exc.orig or exc).splitlines()[0][:200])
             return JSONResponse({"detail": "database unavailable; retry shortly", "retry_after_s": 5},
                                 status_code=503, headers={"Retry-After": "5"})
+        if isinstance(exc, DataError):  # the driver refused a value of the request (NUL, out of range): a 4xx
+            why = str(exc.orig or exc).splitlines()[0][:200]
+            log.warning("value refused by the database (a field without an input type?): %s", why)
+            return JSONResponse({"detail": f"a value in this request cannot be stored or compared: {why}"},
+                                status_code=422)
         log.exception("database error")
         return JSONResponse({"detail": "database error"}, status_code=500)
 

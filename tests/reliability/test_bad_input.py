@@ -1,8 +1,12 @@
 """Bad input everywhere it can come in.
 
 * The whole OpenAPI of the case service, fuzzed by schemathesis (Python API, against the ASGI app, a real
-  migrated SQLite database and real credentials; a bounded number of examples per operation): zero 5xx,
-  and every documented response conforms to its schema.
+  migrated database, SQLite and PostgreSQL, and real credentials; a bounded number of examples per
+  operation): zero 5xx, and every documented response conforms to its schema.
+* The same operations with hostile values swapped into what schemathesis generates (`hostile`): strings with
+  NUL and other control characters, numbers beyond 64 bits, 1e308, inf and nan, dates in year 1 and 9999
+  with offsets that push them out of range: zero 5xx on both databases. (The explicit cases of issue 13
+  item 7: tests/api/test_bad_input_filters.py.)
 * Merchant photo uploads: oversize, a script behind a .jpg name, decompression bombs (PNG and JPEG), path
   traversal file names. (Edge evidence uploads: tests/api/test_api_ingest.py::test_upload_limits.)
 * Zones through the service (PUT /api/v1/cameras/{code}/zones): malformed YAML, polygons out of range and
@@ -14,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -25,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from relkit import ROOT, seed
+from relkit import ROOT, rel_schema, require_postgres, seed
 from sqlalchemy import select
 
 from api.db.models import Evidence
@@ -40,6 +45,9 @@ zones:
     forbid: [out_of_store_trading, exposed_garbage]
 """
 MAX_EXAMPLES = 6
+#: Not fuzzed: signing out ends every session of the caller, and every later operation would be fuzzed as a
+#: 401 (sign-out has its own tests: tests/api/test_session_revocation.py).
+NOT_FUZZED = {("POST", "/api/v1/auth/logout")}
 
 
 def jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -48,20 +56,37 @@ def jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+@contextlib.contextmanager
+def _database(kind: str, d: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        from api.db.migrate import upgrade
+
+        url = f"sqlite:///{d / 'frontage.db'}"
+        upgrade(url)
+        yield url
+        return
+    require_postgres()
+    with rel_schema() as url:  # a fresh migrated schema of our own, dropped afterwards
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    with _database(request.param, tmp_path_factory.mktemp("fuzz")) as url:
+        yield from _service(url, tmp_path_factory.getbasetemp() / f"fuzz-{request.param}")
+
+
+def _service(url: str, d: Path) -> Iterator[dict]:
     from fastapi.testclient import TestClient
 
     from api.core.config import Settings
-    from api.db.migrate import upgrade
     from api.main import create_app
 
-    d = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{d / 'frontage.db'}"
-    upgrade(url)
+    d.mkdir(parents=True, exist_ok=True)
     seeded = seed(url, [ZONES], {"edge-fuzz": ["fuzz-cam"]}, users={"fuzz-admin": "admin", "fuzz-op": "operator"},
                   merchant_tokens=["m-fuzz"])
     settings = Settings(database_url=url, auto_migrate=False, scheduler_enabled=False, argon2_time_cost=1,
+                        secret_key="fuzz-secret-key-0123456789abcdef-0123456789",
                         argon2_memory_kib=1024, evidence_max_bytes=256 * 1024, evidence_max_pixels=4_000_000,
                         evidence_store="dir", evidence_dir=d / "evidence", ephemeral_secret_key=True)
     app = create_app(settings)
@@ -76,11 +101,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     app.state.engine.dispose()
 
 
-def _runner(operation, headers: dict[str, str], checks: list, overflowing: set[str]):  # type: ignore[no-untyped-def]
-    from hypothesis import HealthCheck, given, settings
+def _runner(operation, headers: dict[str, str], checks: list, overflowing: set[str],  # type: ignore[no-untyped-def]
+            hooks: object = None, examples: int = MAX_EXAMPLES, shrink: bool = True):
+    from hypothesis import HealthCheck, Phase, given, settings
 
-    @given(case=operation.as_strategy())
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
+    phases = list(Phase) if shrink else [Phase.explicit, Phase.reuse, Phase.generate]
+
+    @given(case=operation.as_strategy(hooks=hooks))
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True, phases=phases,
               suppress_health_check=list(HealthCheck))
     def run(case) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -112,7 +140,7 @@ def test_openapi_fuzz_no_5xx_and_responses_conform(service: dict) -> None:
     for result in schema.get_all_operations():
         operation = result.ok()
         path = operation.path
-        if only and path != only:
+        if (only and path != only) or (operation.method.upper(), path) in NOT_FUZZED:
             continue
         who = ("edge" if path == "/api/v1/events" or path.startswith("/api/v1/device/")
                else "merchant" if path.startswith("/api/v1/merchant/") else "admin")
@@ -127,6 +155,85 @@ def test_openapi_fuzz_no_5xx_and_responses_conform(service: dict) -> None:
         except BaseException as exc:  # collect every operation's failure, then report them together
             failures.append(f"{operation.method.upper()} {path} as {who}: {str(exc).strip()[:int(os.environ.get('FRONTAGE_FUZZ_DETAIL', 1500))]}")
     assert only or tested >= 30, tested
+    assert service["client"].get("/api/v1/auth/me", headers=service["admin"]).status_code == 200, "fuzzed signed out"
+    assert not failures, "\n\n".join(failures)
+
+
+#: What a hostile client puts where schemathesis puts a valid value (issue 13 item 7).
+HOSTILE_STRINGS = ["a\x00b", "\x00", "cam\x1b[2J", "tab\there", "del\x7f", "line\nbreak", "\ufeff\x00\u200b"]
+HOSTILE_NUMBERS = [2**70, -(2**70), 2**63, 1e308, -1e308]
+#: Only where text carries numbers (query and path): a JSON client cannot send them in a body.
+NON_FINITE = [float("inf"), float("-inf"), float("nan")]
+HOSTILE_DATES = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00Z",
+                 "1000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999+14:00"]
+HOSTILE_EXAMPLES = 8
+
+
+def hostile(value: object, in_text: bool):  # type: ignore[no-untyped-def]
+    """A strategy that keeps ``value`` or swaps hostile values into it (recursively, same shape).
+    ``in_text``: the value travels as text (query, path), so inf and nan can be sent too."""
+    from hypothesis import strategies as st
+
+    if isinstance(value, bool) or value is None:
+        return st.just(value)
+    if isinstance(value, str):
+        return st.one_of(st.just(value), st.sampled_from(HOSTILE_STRINGS), st.sampled_from(HOSTILE_DATES),
+                         st.sampled_from(["\x00", "\x01", "\x1f"]).map(lambda c: value + c))
+    if isinstance(value, int | float):
+        return st.one_of(st.just(value), st.sampled_from(HOSTILE_NUMBERS + (NON_FINITE if in_text else [])))
+    if isinstance(value, list):
+        return st.tuples(*(hostile(v, in_text) for v in value)).map(list)
+    if isinstance(value, dict):
+        return st.fixed_dictionaries({k: hostile(v, in_text) for k, v in value.items()})
+    return st.just(value)
+
+
+def _hostile_hooks():  # type: ignore[no-untyped-def]
+    from schemathesis.hooks import HookDispatcher, HookScope
+
+    def as_text(_ctx, value):  # type: ignore[no-untyped-def]
+        return hostile(value, in_text=True)
+
+    def as_json(_ctx, value):  # type: ignore[no-untyped-def]
+        return hostile(value, in_text=False)
+
+    hooks = HookDispatcher(scope=HookScope.TEST)
+    hooks.register_hook_with_name(as_text, "flatmap_query")
+    hooks.register_hook_with_name(as_text, "flatmap_path_parameters")
+    hooks.register_hook_with_name(as_json, "flatmap_body")
+    return hooks
+
+
+def test_openapi_fuzz_hostile_values_no_5xx(service: dict) -> None:
+    """NUL and control characters in every string, huge and non-finite numbers, out-of-range dates: 4xx only."""
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", service["app"])
+    hooks = _hostile_hooks()
+    failures: list[str] = []
+    overflowing: set[str] = set()
+    tested = 0
+    only = os.environ.get("FRONTAGE_FUZZ_ONLY")
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        path = operation.path
+        if (only and path != only) or (operation.method.upper(), path) in NOT_FUZZED:
+            continue
+        who = ("edge" if path.startswith("/api/v1/events") or path.startswith("/api/v1/device/")
+               else "merchant" if path.startswith("/api/v1/merchant/") else "admin")
+        run = _runner(operation, service[who], [not_a_server_error], overflowing, hooks=hooks,
+                      examples=HOSTILE_EXAMPLES, shrink=False)  # a failure is shown as generated: shrinking costs minutes
+        tested += 1
+        try:
+            run()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            failures.append(f"{operation.method.upper()} {path} as {who}: {str(exc).strip()[:1500]}")
+    assert only or tested >= 30, tested
+    assert service["client"].get("/api/v1/auth/me", headers=service["admin"]).status_code == 200, "fuzzed signed out"
+    assert not overflowing, f"values overflowed on the way to the database: {sorted(overflowing)}"
     assert not failures, "\n\n".join(failures)
 
 
