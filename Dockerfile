@@ -30,6 +30,8 @@ CMD ["edge", "--config", "/etc/frontage/edge.yaml"]
 FROM base AS server
 # No FRONTAGE_SECRET_KEY here or anywhere in the image: `frontage serve` refuses to start without one, so every
 # deployment brings its own (deploy/compose.yaml requires it from deploy/.env).
+# fonts-noto-cjk: zh-CN report PDFs and charts (nothing is downloaded at run time; without it zh-CN PDFs are a 409).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk && rm -rf /var/lib/apt/lists/*
 RUN pip install ".[server]"
 RUN mkdir -p /var/lib/frontage && chown frontage /var/lib/frontage
 USER frontage

@@ -5,10 +5,10 @@ merchant page ``/m/{token}``. Server-rendered Jinja2, one small script and one s
 (or ``frontage demo``) serves the pages: open ``http://127.0.0.1:8000/login``. Merchants open the link in
 their notice, ``{public_url}/m/<token>``.
 
-Settings beyond the service's own (``FRONTAGE_*``): ``FRONTAGE_WEB_COOKIE_SECURE=1`` behind TLS,
-``FRONTAGE_WEB_SESSION_TTL_S``, ``FRONTAGE_WEB_LOGIN_MAX_FAILURES``, ``FRONTAGE_WEB_LOGIN_WINDOW_S``,
-``FRONTAGE_WEB_LOGIN_LOCKOUT_S``, ``FRONTAGE_WEB_IP_MAX_FAILURES``, ``FRONTAGE_WEB_USER_MAX_FAILURES``
-(see `api.web.security.WebSecuritySettings`) and ``FRONTAGE_WEB_DISPLAY_TZ`` (default Asia/Shanghai).
+Settings beyond the service's own (``FRONTAGE_*``): ``FRONTAGE_WEB_COOKIE_SECURE=1`` to send the session
+cookie only over HTTPS even when a request does not say so, ``FRONTAGE_WEB_SESSION_TTL_S`` (see
+`api.web.security.WebSecuritySettings`) and ``FRONTAGE_WEB_DISPLAY_TZ`` (default Asia/Shanghai). Sign-in limits
+are the service's (``FRONTAGE_LOGIN_*``, `api.core.config`): one limiter serves the web and the API login.
 """
 
 from __future__ import annotations
