@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from detector.batching.config import BatchConfig
 from detector.gating import MotionGateConfig
+from detector.health.config import HealthConfig
 from detector.inference import ModelConfig
 from detector.sources import DecodeOptions
 from detector.tracking import TrackingConfig
@@ -108,6 +109,8 @@ class EdgeConfig(PipelineConfig):
     device_key_env: Annotated[str, Field(title="Device key variable", description="Environment variable holding the key")] = "FRONTAGE_DEVICE_KEY"
     outbox: Annotated[Path, Field(title="Outbox", description="SQLite file of the durable event outbox")] = Path("var/edge/outbox.db")
     uplink: Annotated[UplinkConfig, Field(title="Uplink", description="Delivery of events to the case service")] = UplinkConfig()
+    health: Annotated[HealthConfig, Field(title="Camera health", description="Health reports and clean pictures "
+                                          "of each camera sent to the case service")] = HealthConfig()
     metrics_port: Annotated[int | None, Field(title="Metrics port", description="Prometheus /metrics port (none: off)", ge=1, le=65535)] = None
     metrics_host: Annotated[str, Field(title="Metrics address", description="Address the /metrics server binds: "
                                        "127.0.0.1 (default) keeps it on the box; 0.0.0.0 or one interface's address "

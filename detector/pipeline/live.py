@@ -33,6 +33,7 @@ from detector.batching import Batcher
 from detector.config import ConfigError, EdgeConfig
 from detector.detections import Detections
 from detector.frames import Frame
+from detector.health.reporter import CameraReporter, CameraSnapshot
 from detector.pipeline.analyzer import Emitted
 from detector.pipeline.build import (
     CameraFeed,
@@ -76,6 +77,9 @@ class EdgeRuntime:
         self._model_sha: str | None = None
         self._next_model_check = 0.0
         self.model_reloads = 0
+        # newest clean frame of each camera and when it was analysed (monotonic): the health reporter's picture
+        self._newest: dict[str, tuple[Frame, float]] = {}
+        self.reporter: CameraReporter | None = None
 
     @property
     def feeds(self) -> list[CameraFeed]:
@@ -84,6 +88,31 @@ class EdgeRuntime:
     @property
     def batcher(self) -> Batcher | None:
         return self.pipeline.batcher if self.pipeline is not None else None
+
+    def _on_frame(self, feed: CameraFeed, frame: Frame, detections: Detections) -> None:
+        self._newest[feed.camera_id] = (frame, time.monotonic())  # a reference only: frames are not reused
+        self._handle(feed, frame, detections)
+
+    def camera_snapshots(self) -> list[CameraSnapshot]:
+        """Each camera as the health reporter sends it (read from the reporter's thread: values only)."""
+        out = []
+        now = time.monotonic()
+        for feed in list(self.feeds):
+            newest = self._newest.get(feed.camera_id)
+            age = None if newest is None else round(now - newest[1], 3)
+            stats = feed.stats
+            online = (stats.healthy and not feed.done and newest is not None
+                      and (age or 0.0) <= self.cfg.health.stale_frame_s)
+            out.append(CameraSnapshot(
+                camera_id=feed.camera_id, online=online, frames=feed.counts.frames, last_frame_age_s=age,
+                decode_errors=stats.decode_errors, reconnects=stats.reconnects, last_error=stats.last_error,
+                image=None if newest is None else newest[0].image,
+                taken_at=None if newest is None else newest[0].wall_time))
+        return out
+
+    def _model_name_version(self) -> tuple[str, str]:
+        info = model_info(self.backend) if self.backend is not None else None
+        return (info.name, info.version) if info is not None else ("", "")
 
     def _handle(self, feed: CameraFeed, frame: Frame, detections: Detections) -> None:
         """Called for every analysed frame just before its rules run (a hook: bench/streams.py times it)."""
@@ -175,7 +204,11 @@ class EdgeRuntime:
             self.pipeline = build_pipeline(
                 self.cfg, OutboxSink(self.outbox, self.sender), model=(self.backend, self.classmap), cameras=cameras,
                 device_id=self.cfg.device_id, file_attempts=FILE_ATTEMPTS if self.exit_when_done else None)
-            self.pipeline.on_frame = self._handle
+            self.pipeline.on_frame = self._on_frame
+            if self.cfg.health.enabled:
+                self.reporter = CameraReporter(self.cfg.service_url, key, self.cfg.health, self.camera_snapshots,
+                                               self._model_name_version, timeout_s=up.timeout_s)
+                self.reporter.start()
             log.info("edge %s running: %d camera(s), model %s, outbox %s", self.cfg.device_id, len(self.feeds),
                      self.backend.name, self.cfg.outbox)
             next_health = time.monotonic() + 10.0
@@ -187,6 +220,8 @@ class EdgeRuntime:
                 if not self.pipeline.step(timeout=0.2):
                     break
         finally:
+            if self.reporter is not None:
+                self.reporter.stop(final=True)  # the service sees the cameras go offline at once
             if self.pipeline is not None:
                 self.pipeline.close()
         return self._finish()

@@ -21,6 +21,7 @@ class SourceStats:
     frames_yielded: int = 0  # frames handed on at the analysis rate
     frames_dropped: int = 0  # frames overwritten in the latest-frame slot before anyone took them
     reconnects: int = 0
+    decode_errors: int = 0  # opens/reads/decodes that failed (each one is followed by a reconnect try)
     last_error: str | None = None
     healthy: bool = True
     lag_s: float = 0.0  # wall-clock delay between a frame's decode and its hand-over (live sources)

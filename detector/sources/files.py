@@ -92,6 +92,7 @@ class FileCamera:
 
     def _fail(self, reason: str) -> None:
         self._close_source()
+        self.stats.decode_errors += 1
         self.stats.healthy = False
         self.stats.last_error = reason
         metrics.CAMERA_HEALTHY.labels(self.camera_id).set(0)

@@ -210,8 +210,10 @@ class LiveCamera:
                     break
                 raise SourceError(f"{self.camera_id}: {redact(self.url)} ended (server closed the stream)")
             except SourceError as exc:
+                self.stats.decode_errors += 1
                 self._set_health(False, str(exc))
             except Exception as exc:  # never let one camera's thread die silently
+                self.stats.decode_errors += 1
                 self._set_health(False, f"{self.camera_id}: {type(exc).__name__}: {exc}".splitlines()[0])
             finally:
                 reader.close()

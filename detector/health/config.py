@@ -1,0 +1,24 @@
+"""``edge.yaml`` ``health:`` section: how often the edge reports each camera's health and sends its picture."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HealthConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: Annotated[bool, Field(title="Report health", description="Send each camera's health and a clean "
+                                   "current picture to the case service")] = True
+    report_every_s: Annotated[float, Field(title="Report interval", description="Seconds between two health "
+                                           "reports of a camera; the service calls a camera offline after three "
+                                           "missed reports", ge=1, le=3600)] = 60.0
+    picture_every_s: Annotated[float, Field(title="Picture interval", description="Seconds between two clean "
+                                            "pictures of a camera (also sent at start and when an operator asks)",
+                                            ge=10, le=86400)] = 300.0
+    jpeg_quality: Annotated[int, Field(title="Picture quality", description="JPEG quality of the pictures (1-100)",
+                                       ge=30, le=100)] = 85
+    stale_frame_s: Annotated[float, Field(title="Frame age limit", description="A live camera whose newest frame "
+                                          "is older than this (s) is reported offline", gt=0, le=3600)] = 30.0
