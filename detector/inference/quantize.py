@@ -43,15 +43,26 @@ def calibration_frames(count: int = 48, seed: int = 1000) -> list[np.ndarray]:
     return frames[:count]
 
 
-def _head_nodes(model_path: Path) -> list[str]:
+def photo_frames(folder: Path, count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` photos of an image folder (a fixed random sample), BGR, as the camera would give them."""
+    import cv2
+
+    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    picked = np.random.default_rng(seed).permutation(len(paths))[:count]
+    frames = [cv2.imread(str(paths[i])) for i in sorted(picked)]
+    return [f for f in frames if f is not None]
+
+
+def _head_nodes(model_path: Path, whole_head: bool = False) -> list[str]:
     """The detection head's decode nodes (DFL, anchors, sigmoid, concat) — all of the head module's nodes
-    but its branch convolutions (``cv2``/``cv3``), which stay int8 like the rest of the network."""
+    but its branch convolutions (``cv2``/``cv3``), which stay int8 like the rest of the network, unless
+    ``whole_head``."""
     import onnx
 
     graph = onnx.load(str(model_path)).graph
     head = "/".join(graph.node[-1].name.split("/")[:2]) + "/"  # e.g. "/model.22/", the module of the output
-    return [n.name for n in graph.node
-            if n.name.startswith(head) and not any(f"/{b}." in n.name for b in ("cv2", "cv3", "cv4"))]
+    return [n.name for n in graph.node if n.name.startswith(head)
+            and (whole_head or not any(f"/{b}." in n.name for b in ("cv2", "cv3", "cv4")))]
 
 
 class _Reader:
@@ -67,7 +78,7 @@ class _Reader:
 
 
 def quantize_int8(model: Path, out: Path, frames: Sequence[np.ndarray] | None = None,
-                  method: str = "minmax", per_channel: bool = True) -> Path:
+                  method: str = "minmax", per_channel: bool = True, float_head: bool = False) -> Path:
     """Write the int8 QDQ model of ``model`` to ``out`` (metadata kept); returns ``out``."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -87,7 +98,7 @@ def quantize_int8(model: Path, out: Path, frames: Sequence[np.ndarray] | None = 
         quantize_static(
             str(prepared), str(out), _Reader(engine.input.name, batches),
             quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            per_channel=per_channel, nodes_to_exclude=_head_nodes(prepared),
+            per_channel=per_channel, nodes_to_exclude=_head_nodes(prepared, float_head),
             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                               "percentile": CalibrationMethod.Percentile}[method],
             extra_options={"CalibMovingAverage": method == "minmax"},
@@ -110,9 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="where to write the int8 model")
     parser.add_argument("--frames", type=int, default=48, help="calibration frames (generated street scenes)")
     parser.add_argument("--method", choices=("minmax", "entropy", "percentile"), default="minmax")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="also calibrate on photos of this folder (e.g. the real trash-bag *train* split)")
+    parser.add_argument("--photo-count", type=int, default=32, help="photos taken from --photos")
+    parser.add_argument("--float-head", action="store_true", help="keep the whole detection head in float")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    quantize_int8(args.model, args.out, calibration_frames(args.frames), args.method)
+    frames = calibration_frames(args.frames)
+    if args.photos:
+        frames += photo_frames(args.photos, args.photo_count)
+    quantize_int8(args.model, args.out, frames, args.method, float_head=args.float_head)
     return 0
 
 
