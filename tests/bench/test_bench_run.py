@@ -35,7 +35,7 @@ def test_unknown_benchmark_is_one_clear_line() -> None:
                           text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown benchmark 'nope' (choose from inference, streams, decode, cases, gpu)"]
+        "error: unknown benchmark 'nope' (choose from inference, streams, decode, cases, gpu, engines, e2e)"]
 
 
 def test_table_is_replaced_between_markers_and_prose_kept(tmp_path: Path) -> None:
