@@ -61,6 +61,7 @@ from detector.detections import Detections
 from detector.events import EventType
 from detector.rules.policy import RulePolicy, box_crop, crop_change
 from detector.zones.polygon import PolygonZone
+from detector.zones.schedule import permitted
 from detector.zones.schema import Zone, ZonesFile
 
 TRACK_MIN_INSIDE = 0.8  # share of the smaller box inside the other for a same-track detection to match
@@ -378,6 +379,8 @@ class RuleEngine:
                 key = (zone.id, cat)
                 state = self.states.get(key)
                 present = in_zone[in_zone_cats == cat] if len(in_zone) else in_zone
+                if zone.permits and len(present) and permitted(zone.permits, cat, wall, self.zones_file.timezone):
+                    present = present[np.zeros(len(present), bool)]  # permitted now (schedule): counts as absent
                 if state is None:
                     if not len(present):
                         continue  # nothing ever seen: no state to keep

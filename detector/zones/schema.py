@@ -26,6 +26,7 @@ from shapely.geometry import Polygon
 
 from detector.categories import Category
 from detector.yamlfile import read_yaml
+from detector.zones.schedule import Permit, check_timezone
 
 Point = tuple[float, float]
 
@@ -66,6 +67,8 @@ class Zone(BaseModel):
     dwell_s: Annotated[float | None, Field(title="Dwell", description="Seconds present before an episode starts", gt=0)] = None
     clear_s: Annotated[float | None, Field(title="Clear", description="Seconds absent before an episode clears", gt=0)] = None
     fixtures: Annotated[list[list[Point]], Field(title="Fixtures", description="Polygons of permanent objects, never a violation")] = []
+    permits: Annotated[list[Permit], Field(title="Permits", description="Hours and dates at which a forbidden "
+                                           "category is allowed here (detector/zones/schedule.py)")] = []
 
     @field_validator("polygon")
     @classmethod
@@ -91,8 +94,15 @@ class ZonesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     camera: Annotated[str, Field(min_length=1, max_length=100, description="Camera id")]
+    timezone: Annotated[str, Field(title="Time zone", description="IANA time zone of the camera: zone permits' "
+                                   "hours and dates are its local time", min_length=1, max_length=64)] = "UTC"
     defaults: ZoneDefaults = ZoneDefaults()
     zones: list[Zone]
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        return check_timezone(v)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> ZonesFile:
