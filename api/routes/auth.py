@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -30,7 +31,10 @@ async def login(request: Request, session: SessionDep) -> TokenPublic:
             raise HTTPException(422, "send {\"username\": ..., \"password\": ...}") from None
     else:
         form = await request.form()
-        body = LoginRequest(username=str(form.get("username") or ""), password=str(form.get("password") or ""))
+        try:
+            body = LoginRequest(username=str(form.get("username") or ""), password=str(form.get("password") or ""))
+        except ValidationError as exc:  # e.g. a control character in the username
+            raise HTTPException(422, f"username or password: {exc.errors()[0]['msg']}") from None
     state = request.app.state
     # argon2 off the event loop: a burst of sign-ins must not stall every other request of this worker.
     result = await run_in_threadpool(sign_in, session, state.passwords, state.login_limiter, body.username,
