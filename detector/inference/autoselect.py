@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -233,6 +233,20 @@ def measure(cfg: ModelConfig, pairs: Sequence[tuple[BackendPlugin, BaseModel]], 
     return table, loaded
 
 
+def _cost(row: Measurement, device: str) -> float:
+    """What "fastest" means: CPU per frame on a CPU, wall time per frame on a GPU."""
+    return (row.cpu_ms_per_frame if device == "cpu" else row.ms_per_frame) or 0.0
+
+
+def _cached_table(entry: dict[str, Any]) -> list[Measurement] | None:
+    """The rows of a cache entry; None (measure again) if they are not rows of this version's table."""
+    names = {f.name for f in fields(Measurement)}
+    try:
+        return [Measurement(**{k: v for k, v in r.items() if k in names}) for r in entry.get("table", [])]
+    except (TypeError, AttributeError):
+        return None
+
+
 def select_backend(cfg: ModelConfig, frames: Sequence[np.ndarray] | None = None, remeasure: bool = False) -> Selection:
     """The engine ``backend: auto`` runs this model on (measured once per machine and model, then cached)."""
     auto = cfg.backend if isinstance(cfg.backend, AutoOptions) else AutoOptions()
@@ -247,11 +261,11 @@ def select_backend(cfg: ModelConfig, frames: Sequence[np.ndarray] | None = None,
                       f"imgsz {cfg.imgsz or 'model'}", ",".join(label(o) for _, o in pairs)])
     by_label = {label(o): (p, o) for p, o in pairs}
     entry = None if remeasure else _read_cache(cache_file).get(key)
-    if isinstance(entry, dict) and entry.get("choice") in by_label:
-        table = [Measurement(**r) for r in entry.get("table", []) if isinstance(r, dict)]
+    table = _cached_table(entry) if isinstance(entry, dict) and entry.get("choice") in by_label else None
+    if entry and table is not None:
         # the cached choice first, then the other agreeing engines by speed, then the rest
         ranked = sorted((r for r in table if r.error is None and r.ms_per_frame is not None and r.engine in by_label),
-                        key=lambda r: (not r.chosen, r.cpu_ms_per_frame or 0.0))
+                        key=lambda r: (not r.chosen, _cost(r, cfg.device)))
         order = [by_label[r.engine] for r in ranked] + [pair for name, pair in by_label.items()
                                                        if name not in {r.engine for r in ranked}]
         backend, choice = _first_that_loads(cfg, order)
@@ -264,8 +278,7 @@ def select_backend(cfg: ModelConfig, frames: Sequence[np.ndarray] | None = None,
     if not eligible:
         reasons = "; ".join(f"{r.engine}: {r.error}" for r in table)
         raise InferenceError(f"cannot load model {cfg.path}: no engine runs it ({reasons})")
-    on_cpu = cfg.device == "cpu"
-    chosen = min(eligible, key=lambda r: (r.cpu_ms_per_frame if on_cpu else r.ms_per_frame) or 0.0)
+    chosen = min(eligible, key=lambda r: _cost(r, cfg.device))
     chosen.chosen = True
     log.info("engine for %s: %s, the fastest of %d that agree (%.1f s to measure):\n%s", Path(cfg.path).name,
              chosen.engine, len(eligible), time.perf_counter() - started, format_table(table))
