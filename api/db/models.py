@@ -81,6 +81,7 @@ class Camera(Base):
     location: Mapped[str | None] = mapped_column(String(300), doc="Street address or 'lat,lon'")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    timezone: Mapped[str | None] = mapped_column(String(64), doc="IANA time zone of the zones' schedules")
     road: Mapped[Road | None] = relationship(lazy="joined")
     zones: Mapped[list[Zone]] = relationship(back_populates="camera", cascade="all, delete-orphan")
 
@@ -118,6 +119,7 @@ class Zone(Base):
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
     dwell_s: Mapped[float | None] = mapped_column(Float)
     clear_s: Mapped[float | None] = mapped_column(Float)
+    permits: Mapped[list[Any] | None] = mapped_column(doc="Schedules: the zones file's permits (categories, hours, days, dates)")
     camera: Mapped[Camera] = relationship(back_populates="zones")
     merchant: Mapped[Merchant | None] = relationship(lazy="joined")
 

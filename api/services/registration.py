@@ -67,7 +67,9 @@ def apply_zones(session: Session, zones_file: ZonesFile, now: datetime, camera_n
         row.merchant_id = merchant.id if merchant else None
         row.dwell_s = zones_file.dwell_s(z)
         row.clear_s = zones_file.clear_s(z)
+        row.permits = [p.model_dump(mode="json", exclude_defaults=True) for p in z.permits] or None  # schedules
         session.add(row)
+    camera.timezone = zones_file.timezone
     for stale in existing.values():
         if session.scalar(select(Case.id).where(Case.zone_id == stale.id).limit(1)) is None:
             session.delete(stale)

@@ -75,7 +75,8 @@ def cameras(page: StaffPage, db: DbDep) -> Response:
 def zones_for_editor(camera: Camera) -> list[dict[str, Any]]:
     return [{"id": z.code, "kind": z.kind, "merchant": z.merchant.code if z.merchant else "",
              "polygon": [[float(x), float(y)] for x, y in z.polygon], "forbid": list(z.forbid),
-             "dwell_s": z.dwell_s, "clear_s": z.clear_s} for z in sorted(camera.zones, key=lambda z: z.code)]
+             "dwell_s": z.dwell_s, "clear_s": z.clear_s, "permits": list(z.permits or [])}
+            for z in sorted(camera.zones, key=lambda z: z.code)]
 
 
 def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], flash: str | None = None,
@@ -121,8 +122,10 @@ def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
             value = item.get(key)
             if value not in (None, ""):
                 zone[key] = value
+        if item.get("permits"):  # schedules, kept through the editor (validated by parse_zones)
+            zone["permits"] = item["permits"]
         zones.append(zone)
-    return {"camera": camera.code, "zones": zones}
+    return {"camera": camera.code, "timezone": camera.timezone or "UTC", "zones": zones}
 
 
 @router.post("/cameras/{camera_id}/zones", include_in_schema=False)
@@ -155,7 +158,7 @@ def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annota
 
 
 def zones_file_for(camera: Camera) -> ZonesFile:
-    data = {"camera": camera.code, "zones": []}
+    data: dict[str, Any] = {"camera": camera.code, "timezone": camera.timezone or "UTC", "zones": []}
     for z in sorted(camera.zones, key=lambda z: z.code):
         zone: dict[str, Any] = {"id": z.code, "kind": z.kind, "polygon": [list(p) for p in z.polygon],
                                 "forbid": list(z.forbid)}
@@ -165,6 +168,8 @@ def zones_file_for(camera: Camera) -> ZonesFile:
             zone["dwell_s"] = z.dwell_s
         if z.clear_s:
             zone["clear_s"] = z.clear_s
+        if z.permits:
+            zone["permits"] = z.permits
         data["zones"].append(zone)
     return parse_zones(data, f"zones of {camera.code}")
 
@@ -175,7 +180,9 @@ def zones_yaml(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     zones_file = zones_file_for(camera)
     zones = [{k: v for k, v in z.model_dump(mode="json", exclude_none=True).items() if v != [] or k == "forbid"}
              for z in zones_file.zones]
-    body = {"camera": zones_file.camera, "zones": zones}
+    body: dict[str, Any] = {"camera": zones_file.camera, "zones": zones}
+    if zones_file.timezone != "UTC":  # the schedules' local time (detector/zones/schedule.py)
+        body = {"camera": zones_file.camera, "timezone": zones_file.timezone, "zones": zones}
     # Only the serialiser writes the file: the camera's free-text name (a newline in it once added keys) is
     # no longer formatted into a header comment.
     text = "# zones exported by Frontage\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True,

@@ -108,6 +108,19 @@ def endpoints(client, world, s) -> list[tuple[str, str, Callable[[dict[str, str]
                                                                content=zones_yaml), ADMIN),
         ("GET", "/api/v1/device/cameras", lambda h: c.get("/api/v1/device/cameras", headers=h),
          expect(edge=200, operator=403, enforcement=403, admin=403)),
+        ("PUT", "/api/v1/device/cameras/{code}/health", lambda h: c.put(
+            f"/api/v1/device/cameras/{w.cam_a}/health", headers=h, json={"online": True}),
+         expect(edge_x=200, operator=403, enforcement=403, admin=403)),
+        ("PUT", "/api/v1/device/cameras/{code}/picture", lambda h: c.put(
+            f"/api/v1/device/cameras/{w.cam_a}/picture", headers=h | {"Content-Type": "image/jpeg"}, content=jpeg()),
+         expect(edge_x=201, operator=403, enforcement=403, admin=403)),
+        ("GET", "/api/v1/cameras/{code}/health", lambda h: c.get(f"/api/v1/cameras/{w.cam_a}/health", headers=h),
+         STAFF),
+        ("GET", "/api/v1/cameras/{code}/picture", lambda h: c.get(f"/api/v1/cameras/{w.cam_a}/picture", headers=h),
+         STAFF),
+        ("POST", "/api/v1/cameras/{code}/picture-request",
+         lambda h: c.post(f"/api/v1/cameras/{w.cam_a}/picture-request", headers=h),
+         expect(operator=202, enforcement=202, admin=202)),
         ("GET", "/api/v1/devices", lambda h: c.get("/api/v1/devices", headers=h), ADMIN),
         ("POST", "/api/v1/devices", lambda h: c.post("/api/v1/devices", headers=h, json={
             "name": f"d-{uniq()}", "cameras": [w.cam_a]}), ADMIN_CREATE),

@@ -1,4 +1,5 @@
-"""Camera health (the edge's latest report per camera and its alert) and camera pictures (clean frames).
+"""Camera health (the edge's latest report per camera and its alert), camera pictures (clean frames), zone
+schedules (zones.permits, cameras.timezone).
 
 Revision ID: 0006
 Revises: 0005
@@ -20,6 +21,10 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("cameras", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("zones", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("permits", sa.JSON(), nullable=True))
     op.create_table(
         "camera_health",
         sa.Column("camera_id", BigId, nullable=False),
@@ -67,3 +72,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_camera_pictures_camera")
     op.drop_table("camera_pictures")
     op.drop_table("camera_health")
+    with op.batch_alter_table("zones", schema=None) as batch_op:
+        batch_op.drop_column("permits")
+    with op.batch_alter_table("cameras", schema=None) as batch_op:
+        batch_op.drop_column("timezone")
