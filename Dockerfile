@@ -14,13 +14,15 @@ COPY detector ./detector
 COPY api ./api
 
 FROM base AS edge
-# Core dependencies only: decode (PyAV), inference (onnxruntime), rules, outbox, metrics.
+# Core dependencies only: decode (PyAV), inference (onnxruntime, and openvino: backend auto times both on the
+# box and keeps the faster, e.g. OpenVINO bf16 on CPUs with AVX512-BF16/AMX), rules, outbox, metrics.
 RUN pip install --no-deps . && pip install \
-      "numpy<3" opencv-python-headless av onnxruntime pydantic pydantic-settings pyyaml typer rich \
-      httpx prometheus-client shapely supervision
+      "numpy<3" opencv-python-headless av onnxruntime openvino pydantic pydantic-settings pyyaml typer rich \
+      httpx prometheus-client shapely supervision trackers
 COPY models ./models
 RUN mkdir -p /var/lib/frontage && chown frontage /var/lib/frontage
 USER frontage
+ENV FRONTAGE_DATA_DIR=/var/lib/frontage
 VOLUME ["/var/lib/frontage"]
 EXPOSE 9108
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/metrics', timeout=3)"

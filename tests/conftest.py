@@ -18,6 +18,8 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / "var" / "ultralytics"))
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "var" / "matplotlib"))
+# backend: auto keeps its engine table in the data directory: inside the checkout, never the user's ~/.cache.
+os.environ.setdefault("FRONTAGE_DATA_DIR", str(ROOT / "var" / "test" / "data"))
 
 
 def _require(flag: str) -> bool:
