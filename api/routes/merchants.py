@@ -26,16 +26,17 @@ from api.deps import (
     StaffUser,
     get_or_404,
 )
-from api.evidence import EvidenceError, check_file, store
+from api.evidence import EvidenceError
 from api.schemas.cases import CaseEventPublic, MerchantCasePublic
 from api.schemas.entities import MerchantCreate, MerchantLink, MerchantPublic
 from api.schemas.types import CleanStr, CleanText
+from api.services import cases as case_service
 from api.services.cases import MERCHANT_VISIBLE_STATES
-from api.services.evidence import evidence_public
+from api.services.evidence import check_photo, evidence_public
 from api.services.evidence import merchant_evidence as own_evidence
 from api.services.privacy import merchant_may_see, merchant_response
 from api.services.registration import register_merchant
-from api.workflow import Action, Workflow, issue_merchant_token
+from api.workflow import issue_merchant_token
 
 staff_router = APIRouter(prefix="/api/v1/merchants", tags=["merchants"])
 own_router = APIRouter(tags=["merchant"])
@@ -86,13 +87,6 @@ def revoke_links(code: MerchantCode, session: SessionDep, clock: ClockDep, user:
 
 
 # ----- the merchant's own API --------------------------------------------------------------------
-def _own_case(session: Session, merchant: Merchant, case_id: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None or case.merchant_id != merchant.id:
-        raise HTTPException(404, f"case {case_id} not found")  # never reveal another merchant's case
-    return case
-
-
 def _merchant_case(session: Session, case: Case, with_evidence: bool, prefix: str) -> MerchantCasePublic:
     evidence = []
     if with_evidence:
@@ -122,9 +116,7 @@ def merchant_cases(merchant: CurrentMerchant, session: SessionDep, request: Requ
 @own_router.get("/cases/{case_id}", response_model=MerchantCasePublic)
 def merchant_case(case_id: PathId, merchant: CurrentMerchant, session: SessionDep,
                   request: Request) -> MerchantCasePublic:
-    case = _own_case(session, merchant, case_id)
-    if case.state not in MERCHANT_VISIBLE_STATES:
-        raise HTTPException(404, f"case {case_id} not found")
+    case = case_service.merchant_case(session, merchant, case_id)
     prefix = request.url.path.split("/cases/")[0] + "/evidence"
     return _merchant_case(session, case, True, prefix)
 
@@ -139,19 +131,13 @@ async def merchant_report_fixed(case_id: PathId, request: Request, merchant: Cur
     if photo is not None and photo.filename:
         data = await photo.read(settings.evidence_max_bytes + 1)
         try:
-            checked = check_file(name="photo", file_name=photo.filename, data=data, settings=settings, kind="photo")
+            checked = check_photo(settings, photo.filename, data)
         except EvidenceError as exc:
             raise HTTPException(exc.status, exc.message) from None
-        if not checked.content_type.startswith("image/"):
-            raise HTTPException(415, "the photo must be a JPEG or PNG")
 
     def run() -> MerchantCasePublic:
-        case = _own_case(session, merchant, case_id)
-        now = clock.now()
-        Workflow(session, settings, now, actor=f"merchant:{merchant.code}").apply(case, Action.REPORT_FIXED, note)
-        if checked is not None:
-            store(session, settings, case, checked, source="merchant", now=now)
-        session.flush()
+        case = case_service.merchant_case(session, merchant, case_id)
+        case_service.report_fixed(session, settings, clock.now(), merchant, case, note, checked)
         return _merchant_case(session, case, False, "")
 
     from starlette.concurrency import run_in_threadpool

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.core.config import Settings
-from api.db.models import Case, CaseEvent, CaseState, Evidence, User
+from api.db.models import Case, CaseEvent, CaseState, Evidence, Merchant, User
+from api.evidence import CheckedFile, store
 from api.metrics import Metrics
 from api.schemas.cases import ActionRequest, ActionResult, CaseDetail, CaseEventPublic, CasePublic
 from api.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -172,3 +173,22 @@ def next_waiting(session: Session, after_id: int) -> int | None:
     waiting = select(Case.id).where(Case.state == CaseState.DETECTED.value)
     return session.scalar(waiting.where(Case.id > after_id).order_by(Case.id).limit(1)) or session.scalar(
         waiting.where(Case.id != after_id).order_by(Case.id).limit(1))
+
+
+# ----- the merchant's side ------------------------------------------------------------------------
+def merchant_case(session: Session, merchant: Merchant, case_id: int) -> Case:
+    """One of this merchant's cases that it has been told of; any other id looks missing (404), so a merchant
+    learns nothing of other merchants' cases or of detections not yet confirmed."""
+    case = session.get(Case, case_id)
+    if case is None or case.merchant_id != merchant.id or case.state not in MERCHANT_VISIBLE_STATES:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def report_fixed(session: Session, settings: Settings, now: datetime, merchant: Merchant, case: Case,
+                 note: str | None, photo: CheckedFile | None) -> None:
+    """The merchant says it is fixed (409 `TransitionError` unless notified); the photo is kept as evidence."""
+    Workflow(session, settings, now, actor=f"merchant:{merchant.code}").apply(case, Action.REPORT_FIXED, note)
+    if photo is not None:
+        store(session, settings, case, photo, source="merchant", now=now)
+    session.flush()

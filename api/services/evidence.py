@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.core.config import Settings
 from api.db.models import Case, Evidence, Merchant
+from api.evidence import CheckedFile, EvidenceError, check_file
 from api.evidence import read as read_evidence
 from api.schemas.cases import EvidencePublic
 from api.services.errors import NotFound, ServiceError
@@ -47,3 +48,11 @@ def merchant_evidence(session: Session, merchant: Merchant, evidence_id: int, vi
     if row is None or case is None or case.merchant_id != merchant.id or case.state not in visible_states:
         raise NotFound("evidence not found")
     return row
+
+
+def check_photo(settings: Settings, file_name: str | None, data: bytes) -> CheckedFile:
+    """A merchant's photo of the cleared frontage: a JPEG or PNG within the limits (`EvidenceError` says why not)."""
+    checked = check_file(name="photo", file_name=file_name, data=data, settings=settings, kind="photo")
+    if not checked.content_type.startswith("image/"):
+        raise EvidenceError(415, "the photo must be a JPEG or PNG")
+    return checked

@@ -13,12 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db.models import Case, CaseState, Evidence, Merchant
 from api.deps import PathId, get_current_merchant
-from api.evidence import EvidenceError, check_file, store
+from api.evidence import EvidenceError
+from api.schemas.types import CleanText
+from api.services import cases as case_service
 from api.services.cases import MERCHANT_VISIBLE_STATES as MERCHANT_VISIBLE
+from api.services.errors import NotFound
+from api.services.evidence import check_photo
 from api.services.privacy import merchant_response
 from api.services.standing import for_merchant as merchant_standing
 from api.web.context import DbDep, Page, PageDep
-from api.workflow import Action, TransitionError, Workflow
+from api.workflow import TransitionError
 
 router = APIRouter()
 
@@ -45,10 +49,10 @@ def _invalid(page: Page) -> Response:
 
 
 def _own_case(db: DbDep, merchant: Merchant, case_id: int) -> Case | None:
-    case = db.get(Case, case_id)
-    if case is None or case.merchant_id != merchant.id or case.state not in MERCHANT_VISIBLE:
+    try:
+        return case_service.merchant_case(db, merchant, case_id)
+    except NotFound:
         return None  # another merchant's case looks exactly like a missing one
-    return case
 
 
 def _render(page: Page, db: DbDep, merchant: Merchant, token: str, flash: str | None = None,
@@ -84,7 +88,7 @@ def merchant_page(token: str, page: PageDep, db: DbDep) -> Response:
 @router.post("/m/{token}/cases/{case_id}/fixed", include_in_schema=False)
 async def merchant_fixed(token: str, case_id: PathId, page: PageDep, db: DbDep,
                          csrf_token: Annotated[str, Form()] = "",
-                         note: Annotated[str, Form(max_length=2000)] = "",
+                         note: Annotated[CleanText, Form(max_length=2000)] = "",
                          photo: Annotated[UploadFile | None, File()] = None) -> Response:
     if (refused := page.csrf_refused(csrf_token)) is not None:
         return refused
@@ -101,21 +105,15 @@ async def merchant_fixed(token: str, case_id: PathId, page: PageDep, db: DbDep,
         if not data:
             return _render(page, db, merchant, token, page.t("merchant.photo_required"), "error", 422)
         try:
-            checked = check_file(name="photo", file_name=photo.filename if photo else None, data=data,
-                                 settings=settings, kind="photo")
-            if not checked.content_type.startswith("image/"):
-                raise EvidenceError(415, "the photo must be a JPEG or PNG")
+            checked = check_photo(settings, photo.filename if photo else None, data)
         except EvidenceError as exc:
             return _render(page, db, merchant, token, page.t("merchant.bad_photo", detail=exc.message), "error",
                            exc.status)
-        now = page.now()
         try:
-            Workflow(db, settings, now, actor=f"merchant:{merchant.code}").apply(
-                case, Action.REPORT_FIXED, note.strip() or None)
+            case_service.report_fixed(db, settings, page.now(), merchant, case, note.strip() or None, checked)
         except TransitionError:
             db.rollback()
             return _render(page, db, merchant, token, page.t("merchant.cannot"), "error", 409)
-        store(db, settings, case, checked, source="merchant", now=now)
         db.commit()
         return page.redirect(f"/m/{token}?done={case.id}")
 

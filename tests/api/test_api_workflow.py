@@ -100,6 +100,10 @@ def test_merchant_sees_only_own_cases_and_reports_fixed_with_photo(client, world
     assert client.post(f"/api/v1/merchant/cases/{b}/report-fixed", data={"note": "x"},
                        headers=world.auth("merchant_a")).status_code == 404
     assert [c["id"] for c in client.get("/api/v1/merchant/cases", headers=world.auth("merchant_a")).json()] == [a]
+    # Its own detection not yet confirmed looks missing too: a 409 would tell it the case exists.
+    unconfirmed = new_case(client, world, category=Category.EXPOSED_GARBAGE)
+    assert client.post(f"/api/v1/merchant/cases/{unconfirmed}/report-fixed", data={"note": "x"},
+                       headers=world.auth("merchant_a")).status_code == 404
     photo = jpeg(color=(10, 200, 10))
     r = client.post(f"/api/v1/merchant/cases/{a}/report-fixed", data={"note": "moved the tables inside"},
                     files={"photo": ("../../../evil name.jpg", photo, "image/jpeg")}, headers=world.auth("merchant_a"))
