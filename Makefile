@@ -33,7 +33,7 @@ test: setup system-deps
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check detector api tests bench
+	$(VENV)/bin/ruff check detector api tests bench scripts
 
 bench: setup
 	$(PY) bench/run.py --quick

@@ -1,4 +1,4 @@
-"""Cameras, their latest snapshot with the zones drawn, the zone editor (saves through `api.seed.apply_zones`,
+"""Cameras, their latest snapshot with the zones drawn, the zone editor (saves through `api.services.registration.apply_zones`,
 the same path as ``PUT /api/v1/cameras/{code}/zones``) and the zones YAML the edge uses.
 """
 

@@ -1,5 +1,5 @@
 """A real case service for the page tests: migrations on a fresh SQLite file, reference data and users
-through `api.seed`, cases made by edge events posted to ``POST /api/v1/events`` (with JPEG evidence drawn by
+through `api.services.registration`, cases made by edge events posted to ``POST /api/v1/events`` (with JPEG evidence drawn by
 the edge's own `annotate` on the project's synthetic street stills, and one H.264 clip), served by uvicorn
 on a free port; and headless Debian Chromium driven by Playwright.
 """
