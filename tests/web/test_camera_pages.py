@@ -1,0 +1,97 @@
+"""The camera pages in a real browser (issue 16 items 1-2): an edge device sends a camera's health and a clean
+frame of a real sample clip over HTTP; the zone editor draws on that picture; the cameras page shows the
+health, the picture's time, and the offline alert once the edge reports it is stopping (what ``frontage
+edge`` sends on SIGTERM: tests/api/test_camera_health_edge.py shows the real process doing it).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from api.db.models import Camera, EdgeDevice
+from api.db.session import session_scope
+from api.services.registration import apply_zones, create_device
+from detector.zones.schema import parse_zones
+from tests.web.conftest import WebServer, login
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def street_frame() -> bytes:
+    with av.open(str(ROOT / "sample_videos" / "corner-shops-dusk.mp4")) as container:
+        frame = next(f for f in container.decode(video=0) if f.time is not None and f.time >= 2.0)
+        buf = io.BytesIO()
+        frame.to_image().save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+
+
+@pytest.fixture()
+def own_camera(web_server: WebServer):  # type: ignore[no-untyped-def]
+    """A camera and device of this test alone, removed afterwards (the other page tests count the cameras)."""
+    code = "cam-health-09"
+    yield code
+    with session_scope(web_server.app.state.session_factory) as s:
+        for row in (s.scalar(select(Camera).where(Camera.code == code)),
+                    s.scalar(select(EdgeDevice).where(EdgeDevice.name == "edge-health-09"))):
+            if row is not None:
+                s.delete(row)
+
+
+def test_zone_editor_shows_the_real_picture_and_cameras_page_the_health(context, web_server: WebServer, own_camera: str,
+                                                                        artifacts_dir: Path) -> None:
+    code = own_camera
+    now = datetime.now(UTC)
+    with session_scope(web_server.app.state.session_factory) as s:
+        apply_zones(s, parse_zones({"camera": code, "zones": [
+            {"id": "z-corner", "kind": "sidewalk", "polygon": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95], [0.1, 0.95]],
+             "forbid": ["exposed_garbage"]}]}), now, camera_name="拐角店铺", road="解放路")
+        _, key = create_device(s, "edge-health-09", [code], now)
+    with session_scope(web_server.app.state.session_factory) as s:
+        camera_id = s.scalar(select(Camera.id).where(Camera.code == code))
+    picture = street_frame()
+    edge = httpx.Client(base_url=web_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    health = {"online": True, "last_frame_age_s": 0.5, "analysis_fps": 1.0, "decode_errors": 0, "reconnects": 1,
+              "model_name": "frontage-n", "model_version": "3.1", "report_every_s": 60}
+    assert edge.put(f"/api/v1/device/cameras/{code}/health", json=health).status_code == 200
+    r = edge.put(f"/api/v1/device/cameras/{code}/picture", content=picture,
+                 headers={"Content-Type": "image/jpeg", "X-Taken-At": "2026-12-01T09:30:00Z"})
+    assert r.status_code == 201, r.text
+    width = r.json()["width"]
+
+    page = context.new_page()
+    login(page, "op", next_path=f"/cameras/{camera_id}/zones")
+    snapshot = page.locator("#zone-snapshot")
+    expect(snapshot).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#zone-snapshot').complete")
+    assert snapshot.evaluate("img => img.naturalWidth") == width  # the street itself, not a grey placeholder
+    expect(page.locator("#zone-picture-time")).to_contain_text("2026-12-01 09:30:00")
+    expect(page.locator("#zone-svg g.zone")).to_have_count(1)
+    page.screenshot(path=str(artifacts_dir / "zone-editor-real-picture.png"), full_page=True)
+
+    page.goto("/cameras")
+    card = page.locator("article.camera", has_text=code)
+    expect(card.locator(".camera-health")).to_have_attribute("data-status", "online")
+    expect(card.locator(".camera-health")).to_contain_text("frontage-n 3.1")
+    expect(card.locator(".camera-picture-time")).to_contain_text("2026-12-01 09:30:00")
+    expect(card.locator(".camera-alert")).to_have_count(0)
+    assert card.locator("img").evaluate("img => img.naturalWidth") == width
+
+    # the edge stops: its last report says the camera is offline; the operator sees the alert
+    assert edge.put(f"/api/v1/device/cameras/{code}/health",
+                    json=health | {"online": False, "last_error": "edge stopped"}).status_code == 200
+    page.reload()
+    card = page.locator("article.camera", has_text=code)
+    expect(card.locator(".camera-health")).to_have_attribute("data-status", "offline")
+    expect(card.locator(".camera-alert")).to_have_attribute("data-alert", "offline")
+    expect(card.locator(".camera-alert")).to_contain_text("摄像头离线")
+    page.screenshot(path=str(artifacts_dir / "cameras-offline-alert.png"), full_page=True)
+    edge.close()
