@@ -64,5 +64,5 @@ class CameraHealthPublic(BaseModel):
     model_version: Annotated[str | None, Field(title="Model version", description="Model version in use")] = None
     last_error: Annotated[str | None, Field(title="Last error", description="Why it is down")] = None
     view_score: Annotated[float | None, Field(title="View likeness", description="Latest picture against the "
-                                              "reference: 1 same view, below 0.5 changed")] = None
+                                              "reference: 1 same view, below 0.65 changed")] = None
     picture: Annotated[CameraPicturePublic | None, Field(title="Picture", description="Latest clean picture")] = None

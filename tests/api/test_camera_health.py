@@ -173,3 +173,19 @@ def test_bad_reports_are_refused(service) -> None:  # type: ignore[no-untyped-de
     assert client.get(f"/api/v1/cameras/{world.cam_b}/picture", headers=world.auth("operator")).status_code == 404
     assert client.get(f"/api/v1/cameras/{world.cam_a}/health", headers=world.auth("edge_x")).status_code == 403
     assert client.get(f"/api/v1/cameras/{world.cam_a}/health").status_code == 401
+
+
+@pytest.mark.parametrize("clip", ["market-street-day", "corner-shops-dusk", "rainy-lane", "busy-pavement-overcast"])
+def test_view_likeness_tells_a_moved_camera_from_a_busy_street(clip: str) -> None:
+    from PIL import ImageEnhance
+
+    from api.services.cameras import VIEW_CHANGED_BELOW, view_likeness
+
+    with av.open(str(ROOT / "sample_videos" / f"{clip}.mp4")) as container:
+        shots = [f.to_image() for f in container.decode(video=0) if f.time is not None and round(f.time * 25) % 500 == 25][:4]
+    reference = shots[0]
+    w, h = reference.size
+    for later in [*shots[1:], ImageEnhance.Brightness(shots[2]).enhance(0.5)]:  # people moved; dusk falls
+        assert view_likeness(as_jpeg(reference), as_jpeg(later)) >= VIEW_CHANGED_BELOW
+    shifted = reference.crop((w // 20, 0, w, h)).resize((w, h))  # turned by 5 % of the picture's width
+    assert view_likeness(as_jpeg(reference), as_jpeg(shifted)) < VIEW_CHANGED_BELOW
