@@ -600,10 +600,11 @@ def build_dataset(opts: BuildOptions, progress: Callable[[str], None] = print) -
         teacher = CocoTeacher(shared / TEACHER_MODEL, conf=opts.teacher_conf, classes=names)
     elif shared is not None:
         report.notes.append(f"{shared / TEACHER_MODEL} missing: no teacher-labelled frames")
-    model = None
-    if shared is not None and opts.mine_every and Path(opts.mine_model).exists():
+    model = None  # the current model: mines hard negatives and tells the street-garbage bags from litter
+    wants_model = bool(opts.mine_every) or opts.garbage != 0
+    if shared is not None and wants_model and Path(opts.mine_model).exists():
         model = RealModel(Path(opts.mine_model), opts.mine_conf)
-    elif shared is not None and opts.mine_every:
+    elif shared is not None and wants_model:
         report.notes.append(f"{opts.mine_model} missing: no hard negatives mined, all street garbage -> litter_pile")
     photo_teacher = teacher if opts.photo_teacher else None
 
@@ -645,7 +646,7 @@ def build_dataset(opts: BuildOptions, progress: Callable[[str], None] = print) -
                 val_starts[r["video"]] = min(val_starts.get(r["video"], r["index"]), r["index"])
     lap("teacher", t0)
     t0 = time.monotonic()
-    if model is not None and teacher is not None:
+    if model is not None and teacher is not None and opts.mine_every:
         mined = mine_hard_negatives(writer, report, shared, opts, teacher, model, val_starts, progress)
         (out / "hard_negatives.json").write_text(json.dumps(mined, indent=1))
     lap("hard_negatives", t0)

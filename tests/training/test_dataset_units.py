@@ -362,7 +362,7 @@ def test_street_garbage_photos_become_labels_val_and_composite_bases(shared_dir:
     assert report.images["train"]["garbage"] == 3 and report.images["val"]["garbage"] == 2
     assert report.images["train"]["composite"] + report.images["val"].get("composite", 0) == 3
     garbage_boxes_ = report.objects["train/garbage"]
-    assert garbage_boxes_.get("litter_pile", 0) > 0  # no current model asked: every garbage box is litter
+    assert garbage_boxes_.get("litter_pile", 0) > 0
     # real garbage labels plus the teacher's people, cars...: nothing else
     teacher_classes = set(teacher_map_for(class_names(NEXT_CLASSES_FILE)).values())
     assert set(garbage_boxes_) <= {"trash_bag", "litter_pile"} | teacher_classes
