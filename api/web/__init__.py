@@ -2,7 +2,7 @@
 merchant page ``/m/{token}``. Server-rendered Jinja2, one small script and one stylesheet under /static.
 
 `api.main.create_app` includes `router` and calls `setup` when this package exists, so ``frontage serve``
-(or ``frontage demo``) serves the pages: open ``http://127.0.0.1:8000/login``. Merchants open the link in
+(or ``make demo``) serves the pages: open ``http://127.0.0.1:8000/login``. Merchants open the link in
 their notice, ``{public_url}/m/<token>``.
 
 Settings beyond the service's own (``FRONTAGE_*``): ``FRONTAGE_WEB_COOKIE_SECURE=1`` to send the session

@@ -23,7 +23,7 @@ N_CASES = 1000
 
 def start_service(database_url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "FRONTAGE_DATABASE_URL": database_url, "FRONTAGE_SCHEDULER_INTERVAL_S": "0.2",
+    env = {**os.environ, "FRONTAGE_DATABASE_URL": database_url, "FRONTAGE_SECRET_KEY": "scheduler-test-key-" + "x" * 32, "FRONTAGE_SCHEDULER_INTERVAL_S": "0.2",
            "FRONTAGE_SCHEDULER_BATCH": "25", "FRONTAGE_AUTO_MIGRATE": "false"}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
