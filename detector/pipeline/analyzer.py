@@ -22,6 +22,7 @@ from detector.evidence import EvidenceWriter, FrameRing
 from detector.evidence.privacy import privacy_boxes
 from detector.frames import Frame
 from detector.rules import EpisodeEvent, RuleEngine, drop_ridden
+from detector.zones.known import known_mask
 from detector.zones.polygon import polygon_pixels
 from detector.zones.schema import ZonesFile
 
@@ -77,6 +78,8 @@ class CameraAnalyzer:
         self.evidence = evidence
         self.device_id = device_id
         self.rules = RuleEngine(zones, camera=camera_id, update_every_s=update_every_s)
+        self.known = [k for z in zones.zones for k in z.known_objects]
+        self.update_every_s = update_every_s
         # classes whose boxes are parked vehicles unless someone rides them (bicycle, e_bike, COCO motorcycle)
         self.vehicle_classes = {n for n, c in classmap.classes.items() if c == "disorderly_parking"}
         self.ring = FrameRing(seconds=clip_s) if evidence is not None and clip_s > 0 else None
@@ -85,12 +88,28 @@ class CameraAnalyzer:
         self.frames = 0
         self._frame_detections = Detections.empty()
 
+    def replace_zones(self, zones: ZonesFile) -> bool:
+        """Use a changed zones file from the next frame on. Only known objects changed: the rules keep their
+        episodes; anything else changed: new rules (open episodes start again). True when the rules were new."""
+        def rules_part(z: ZonesFile) -> dict:
+            return z.model_dump(exclude={"zones": {"__all__": {"known_objects"}}})
+
+        renew = rules_part(zones) != rules_part(self.zones)
+        self.zones = zones
+        self.known = [k for z in zones.zones for k in z.known_objects]
+        if renew:
+            self.rules = RuleEngine(zones, camera=self.camera_id, update_every_s=self.update_every_s)
+        return renew
+
     def process(self, frame: Frame, detections: Detections) -> list[Emitted]:
         """Feed one analysed frame and the model's detections on it; returns the events it caused."""
         self.frames += 1
         if self.ring is not None:
             self.ring.push(frame.pts_s, frame.image)
         categorised = self.classmap.apply(drop_ridden(detections, self.vehicle_classes), keep_ignored=True)
+        if self.known and len(categorised):  # objects an operator said are not a violation here: never counted
+            categorised = categorised[~known_mask(categorised.xyxy, categorised.data["category"], categorised.names,
+                                                  self.known, frame.size, frame.image)]
         self._frame_detections = detections  # people and vehicles of this frame, for the evidence's blur boxes
         episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size, image=frame.image)
         return [self._emit(e, frame) for e in episode_events]

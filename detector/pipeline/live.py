@@ -23,6 +23,7 @@ to the running one and swapped in between two batches; a model that fails to loa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -44,6 +45,7 @@ from detector.pipeline.build import (
     model_info,
 )
 from detector.uplink import Outbox, Sender
+from detector.zones.schema import ZonesFileError, load_zones
 
 log = logging.getLogger("frontage.edge")
 
@@ -80,6 +82,9 @@ class EdgeRuntime:
         # newest clean frame of each camera and when it was analysed (monotonic): the health reporter's picture
         self._newest: dict[str, tuple[Frame, float]] = {}
         self.reporter: CameraReporter | None = None
+        self._zones_stamps: dict[str, tuple[float, int]] = {}  # camera -> zones file (mtime, size) in use
+        self._next_zones_check = 0.0
+        self.zones_reloads = 0
 
     @property
     def feeds(self) -> list[CameraFeed]:
@@ -174,6 +179,38 @@ class EdgeRuntime:
         log.info("model reloaded: %s version %s sha256 %s", info.name, info.version, (info.sha256 or "")[:12])
         return True
 
+    def maybe_reload_zones(self) -> int:
+        """Use changed zones files (mtime and size, checked every ``model_check_s``) without a restart; a file
+        that does not load is logged and the running zones are kept. Returns how many cameras took new zones."""
+        now = time.monotonic()
+        if now < self._next_zones_check:
+            return 0
+        self._next_zones_check = now + self.cfg.model_check_s
+        changed = 0
+        for feed in self.feeds:
+            path = Path(feed.config.zones)
+            try:
+                st = path.stat()
+                stamp = (st.st_mtime, st.st_size)
+            except OSError:
+                continue
+            known = self._zones_stamps.setdefault(feed.camera_id, stamp)
+            if stamp == known:
+                continue
+            self._zones_stamps[feed.camera_id] = stamp
+            try:
+                zones = load_zones(path)
+            except ZonesFileError as exc:
+                log.error("camera %s: zones file changed but cannot be used, keeping the running zones: %s",
+                          feed.camera_id, exc)
+                continue
+            renewed = feed.analyzer.replace_zones(zones)
+            changed += 1
+            self.zones_reloads += 1
+            log.info("camera %s: zones reloaded (%d zones, %d known objects%s)", feed.camera_id, len(zones.zones),
+                     len(feed.analyzer.known), "; rules restarted" if renewed else "")
+        return changed
+
     # -- the loop ----------------------------------------------------------------------------------
     def stop(self, *_: object) -> None:
         self._stop.set()
@@ -205,6 +242,11 @@ class EdgeRuntime:
                 self.cfg, OutboxSink(self.outbox, self.sender), model=(self.backend, self.classmap), cameras=cameras,
                 device_id=self.cfg.device_id, file_attempts=FILE_ATTEMPTS if self.exit_when_done else None)
             self.pipeline.on_frame = self._on_frame
+            for feed in self.feeds:  # the zones files as loaded: a later change is picked up without a restart
+                with contextlib.suppress(OSError):
+                    st = Path(feed.config.zones).stat()
+                    self._zones_stamps[feed.camera_id] = (st.st_mtime, st.st_size)
+            self._next_zones_check = time.monotonic() + self.cfg.model_check_s
             if self.cfg.health.enabled:
                 self.reporter = CameraReporter(self.cfg.service_url, key, self.cfg.health, self.camera_snapshots,
                                                self._model_name_version, timeout_s=up.timeout_s)
@@ -217,6 +259,7 @@ class EdgeRuntime:
                     next_health = time.monotonic() + 30.0
                     self._log_health()
                 self.maybe_reload_model()
+                self.maybe_reload_zones()
                 if not self.pipeline.step(timeout=0.2):
                     break
         finally:

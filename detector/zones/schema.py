@@ -26,6 +26,7 @@ from shapely.geometry import Polygon
 
 from detector.categories import Category
 from detector.yamlfile import read_yaml
+from detector.zones.known import KnownObject
 from detector.zones.schedule import Permit, check_timezone
 
 Point = tuple[float, float]
@@ -67,6 +68,8 @@ class Zone(BaseModel):
     dwell_s: Annotated[float | None, Field(title="Dwell", description="Seconds present before an episode starts", gt=0)] = None
     clear_s: Annotated[float | None, Field(title="Clear", description="Seconds absent before an episode clears", gt=0)] = None
     fixtures: Annotated[list[list[Point]], Field(title="Fixtures", description="Polygons of permanent objects, never a violation")] = []
+    known_objects: Annotated[list[KnownObject], Field(title="Known objects", description="Objects an operator "
+                                                      "said are not a violation here (detector/zones/known.py)")] = []
     permits: Annotated[list[Permit], Field(title="Permits", description="Hours and dates at which a forbidden "
                                            "category is allowed here (detector/zones/schedule.py)")] = []
 
