@@ -120,6 +120,7 @@ class Zone(Base):
     dwell_s: Mapped[float | None] = mapped_column(Float)
     clear_s: Mapped[float | None] = mapped_column(Float)
     permits: Mapped[list[Any] | None] = mapped_column(doc="Schedules: the zones file's permits (categories, hours, days, dates)")
+    known_objects: Mapped[list[Any] | None] = mapped_column(doc="Objects an operator said are not a violation here")
     camera: Mapped[Camera] = relationship(back_populates="zones")
     merchant: Mapped[Merchant | None] = relationship(lazy="joined")
 

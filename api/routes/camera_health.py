@@ -6,14 +6,26 @@ count before it is kept. Staff-only, as evidence originals are.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated
 
+import yaml
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
-from api.db.models import Camera, CameraPicture
-from api.deps import ClockDep, CurrentDevice, SessionDep, SettingsDep, StaffUser, get_or_404
+from api.db.models import Camera, CameraPicture, Case
+from api.deps import (
+    ClockDep,
+    CurrentDevice,
+    OperatorUser,
+    PathId,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+    get_or_404,
+)
 from api.evidence import EvidenceError
 from api.schemas.camera_health import (
     CameraHealthAnswer,
@@ -21,7 +33,9 @@ from api.schemas.camera_health import (
     CameraHealthReport,
     CameraPicturePublic,
 )
+from api.schemas.types import CleanStr
 from api.services import cameras as service
+from api.services.known_objects import remember_objects, zones_document
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"])
 
@@ -73,6 +87,37 @@ def ask_picture(code: str, session: SessionDep, user: StaffUser, clock: ClockDep
     camera = _camera(session, code)
     service.request_picture(session, camera, clock.now())
     return service.health_public(session, camera, clock.now())
+
+
+class RememberObject(BaseModel):
+    note: Annotated[CleanStr | None, Field(title="Note", description="What the object is (phone booth, poster)",
+                                           max_length=200)] = None
+
+
+@router.post("/cases/{case_id}/remember-object", tags=["cases"],
+             summary="Not a violation here: remember a rejected case's objects as known objects of its zone")
+def remember_object(case_id: PathId, session: SessionDep, user: OperatorUser, settings: SettingsDep,
+                    clock: ClockDep, body: RememberObject | None = None) -> dict:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise HTTPException(404, f"case {case_id} not found")
+    known = remember_objects(session, settings, case, f"user:{user.username}", clock.now(),
+                             body.note if body else None)
+    return {"camera": case.camera.code, "zone": case.zone.code, "known_objects": known}
+
+
+@router.get("/device/cameras/{code}/zones.yaml", tags=["devices"],
+            summary="The zones file of one of the calling edge's cameras (schedules and known objects included)",
+            responses={200: {"content": {"application/yaml": {}}}, 304: {"description": "unchanged (ETag)"}})
+def device_zones(code: str, request: Request, session: SessionDep, device: CurrentDevice) -> Response:
+    camera = service.camera_for_device(session, device, code)
+    zones = zones_document(camera)
+    text = yaml.safe_dump(zones.model_dump(mode="json", exclude_defaults=True) | {"camera": zones.camera},
+                          sort_keys=False, allow_unicode=True)
+    etag = f'"{hashlib.sha256(text.encode()).hexdigest()}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(text, media_type="application/yaml", headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
 def picture_response(picture: CameraPicture) -> Response:

@@ -68,6 +68,7 @@ def apply_zones(session: Session, zones_file: ZonesFile, now: datetime, camera_n
         row.dwell_s = zones_file.dwell_s(z)
         row.clear_s = zones_file.clear_s(z)
         row.permits = [p.model_dump(mode="json", exclude_defaults=True) for p in z.permits] or None  # schedules
+        row.known_objects = [k.model_dump(mode="json", exclude_none=True) for k in z.known_objects] or None
         session.add(row)
     camera.timezone = zones_file.timezone
     for stale in existing.values():

@@ -75,7 +75,8 @@ def cameras(page: StaffPage, db: DbDep) -> Response:
 def zones_for_editor(camera: Camera) -> list[dict[str, Any]]:
     return [{"id": z.code, "kind": z.kind, "merchant": z.merchant.code if z.merchant else "",
              "polygon": [[float(x), float(y)] for x, y in z.polygon], "forbid": list(z.forbid),
-             "dwell_s": z.dwell_s, "clear_s": z.clear_s, "permits": list(z.permits or [])}
+             "dwell_s": z.dwell_s, "clear_s": z.clear_s, "permits": list(z.permits or []),
+             "known_objects": list(z.known_objects or [])}
             for z in sorted(camera.zones, key=lambda z: z.code)]
 
 
@@ -122,8 +123,9 @@ def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
             value = item.get(key)
             if value not in (None, ""):
                 zone[key] = value
-        if item.get("permits"):  # schedules, kept through the editor (validated by parse_zones)
-            zone["permits"] = item["permits"]
+        for key in ("permits", "known_objects"):  # schedules, remembered objects: kept through the editor
+            if item.get(key):
+                zone[key] = item[key]
         zones.append(zone)
     return {"camera": camera.code, "timezone": camera.timezone or "UTC", "zones": zones}
 
@@ -170,6 +172,8 @@ def zones_file_for(camera: Camera) -> ZonesFile:
             zone["clear_s"] = z.clear_s
         if z.permits:
             zone["permits"] = z.permits
+        if z.known_objects:
+            zone["known_objects"] = z.known_objects
         data["zones"].append(zone)
     return parse_zones(data, f"zones of {camera.code}")
 

@@ -118,6 +118,12 @@ def endpoints(client, world, s) -> list[tuple[str, str, Callable[[dict[str, str]
          STAFF),
         ("GET", "/api/v1/cameras/{code}/picture", lambda h: c.get(f"/api/v1/cameras/{w.cam_a}/picture", headers=h),
          STAFF),
+        ("GET", "/api/v1/device/cameras/{code}/zones.yaml",
+         lambda h: c.get(f"/api/v1/device/cameras/{w.cam_a}/zones.yaml", headers=h),
+         expect(edge_x=200, operator=403, enforcement=403, admin=403)),
+        ("POST", "/api/v1/cases/{case_id}/remember-object",  # 409: the case is not rejected
+         lambda h: c.post(f"/api/v1/cases/{s['case_a']}/remember-object", headers=h),
+         expect(operator=409, enforcement=403, admin=409)),
         ("POST", "/api/v1/cameras/{code}/picture-request",
          lambda h: c.post(f"/api/v1/cameras/{w.cam_a}/picture-request", headers=h),
          expect(operator=202, enforcement=202, admin=202)),

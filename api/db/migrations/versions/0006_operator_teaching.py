@@ -1,5 +1,5 @@
 """Camera health (the edge's latest report per camera and its alert), camera pictures (clean frames), zone
-schedules (zones.permits, cameras.timezone).
+schedules (zones.permits, cameras.timezone), known objects (zones.known_objects).
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
     with op.batch_alter_table("zones", schema=None) as batch_op:
         batch_op.add_column(sa.Column("permits", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("known_objects", sa.JSON(), nullable=True))
     op.create_table(
         "camera_health",
         sa.Column("camera_id", BigId, nullable=False),
@@ -73,6 +74,7 @@ def downgrade() -> None:
     op.drop_table("camera_pictures")
     op.drop_table("camera_health")
     with op.batch_alter_table("zones", schema=None) as batch_op:
+        batch_op.drop_column("known_objects")
         batch_op.drop_column("permits")
     with op.batch_alter_table("cameras", schema=None) as batch_op:
         batch_op.drop_column("timezone")
