@@ -20,5 +20,9 @@ class HealthConfig(BaseModel):
                                             ge=10, le=86400)] = 300.0
     jpeg_quality: Annotated[int, Field(title="Picture quality", description="JPEG quality of the pictures (1-100)",
                                        ge=30, le=100)] = 85
+    zones_from_service: Annotated[bool, Field(title="Zones from the service", description="Fetch each camera's "
+                                              "zones file from the case service with every report (what the console "
+                                              "edits: schedules, remembered objects) and write it over the local "
+                                              "zones file; the edge picks it up without a restart")] = False
     stale_frame_s: Annotated[float, Field(title="Frame age limit", description="A live camera whose newest frame "
                                           "is older than this (s) is reported offline", gt=0, le=3600)] = 30.0

@@ -11,14 +11,17 @@ never touch the analysis loop.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import numpy as np
+import yaml
 
 from detector.health.config import HealthConfig
 
@@ -26,6 +29,7 @@ log = logging.getLogger("frontage.health")
 
 HEALTH_PATH = "/api/v1/device/cameras/{camera}/health"
 PICTURE_PATH = "/api/v1/device/cameras/{camera}/picture"
+ZONES_PATH = "/api/v1/device/cameras/{camera}/zones.yaml"
 
 
 @dataclass
@@ -57,7 +61,8 @@ class CameraReporter(threading.Thread):
 
     def __init__(self, service_url: str, device_key: str | None, config: HealthConfig,
                  snapshots: Callable[[], Sequence[CameraSnapshot]], model: Callable[[], tuple[str, str]],
-                 *, timeout_s: float = 15.0) -> None:
+                 *, timeout_s: float = 15.0, zones_files: dict[str, Path] | None = None) -> None:
+        """``zones_files``: camera -> its local zones file, written when ``zones_from_service`` is on."""
         super().__init__(name="frontage-health", daemon=True)
         self.base = service_url.rstrip("/")
         self.config = config
@@ -70,6 +75,9 @@ class CameraReporter(threading.Thread):
         self._last: dict[str, tuple[float, int]] = {}  # camera -> (monotonic time, frames) of the last report
         self._next_picture: dict[str, float] = {}
         self._failing = False
+        self.zones_files = zones_files or {}
+        self._zones_etag: dict[str, str] = {}
+        self.zones_written = 0
         self.reports = 0
         self.pictures = 0
 
@@ -133,6 +141,34 @@ class CameraReporter(threading.Thread):
         if snap.image is not None and (never_sent or (not stopping and (due or requested))):
             self._send_picture(snap)
             self._next_picture[snap.camera_id] = now + self.config.picture_every_s
+        if self.config.zones_from_service and not stopping and snap.camera_id in self.zones_files:
+            self._sync_zones(snap.camera_id)
+
+    def _sync_zones(self, camera: str) -> None:
+        """The service's zones file of ``camera`` over the local one, when it changed and is valid."""
+        from detector.zones.schema import ZonesFileError, parse_zones
+
+        etag = self._zones_etag.get(camera)
+        r = self.client.get(self.base + ZONES_PATH.format(camera=camera),
+                            headers={"If-None-Match": etag} if etag else {})
+        if r.status_code == 304:
+            return
+        if r.status_code >= 400:
+            raise ValueError(f"zones: HTTP {r.status_code}: {r.text[:200]}")
+        path = self.zones_files[camera]
+        try:
+            parse_zones(yaml.safe_load(r.text), f"zones of {camera} from the service")
+        except (ZonesFileError, yaml.YAMLError) as exc:  # never write a file the edge could not load
+            log.error("camera %s: the service's zones file is not usable, keeping %s: %s", camera, path, exc)
+            return
+        self._zones_etag[camera] = r.headers.get("etag", "")
+        if path.exists() and path.read_text(encoding="utf-8") == r.text:
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(r.text, encoding="utf-8")
+        os.replace(tmp, path)  # atomic: the zones watcher never reads half a file
+        self.zones_written += 1
+        log.info("camera %s: zones file updated from the service (%s)", camera, path)
 
     def _send_picture(self, snap: CameraSnapshot) -> None:
         assert snap.image is not None

@@ -249,7 +249,8 @@ class EdgeRuntime:
             self._next_zones_check = time.monotonic() + self.cfg.model_check_s
             if self.cfg.health.enabled:
                 self.reporter = CameraReporter(self.cfg.service_url, key, self.cfg.health, self.camera_snapshots,
-                                               self._model_name_version, timeout_s=up.timeout_s)
+                                               self._model_name_version, timeout_s=up.timeout_s,
+                                               zones_files={f.camera_id: Path(f.config.zones) for f in self.feeds})
                 self.reporter.start()
             log.info("edge %s running: %d camera(s), model %s, outbox %s", self.cfg.device_id, len(self.feeds),
                      self.backend.name, self.cfg.outbox)
