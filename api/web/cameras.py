@@ -9,7 +9,7 @@ import json
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Form, HTTPException
+from fastapi import APIRouter, Form, HTTPException, Path
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -157,6 +157,26 @@ def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annota
     apply_zones(db, zones_file, page.now())
     db.commit()
     return page.redirect(f"/cameras/{camera.id}/zones?saved={len(zones_file.zones)}")
+
+
+@router.post("/cameras/{camera_id}/zones/{zone_code}/known/{known_id}/delete", include_in_schema=False)
+def delete_known_object(camera_id: PathId, zone_code: Annotated[str, Path(max_length=64)],
+                        known_id: Annotated[str, Path(max_length=64)], page: StaffPage, db: DbDep,
+                        csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Forget a remembered object (issue 16): the zone's detections there count again from the next sync."""
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
+    camera = _camera(db, camera_id)
+    assert page.user is not None
+    if not may_edit_zones(page.user):
+        return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
+                       flash_kind="error", status_code=403)
+    zone = next((z for z in camera.zones if z.code == zone_code), None)
+    if zone is None:
+        raise HTTPException(404, f"zone {zone_code!r} not found on camera {camera.code}")
+    zone.known_objects = [k for k in zone.known_objects or [] if k.get("id") != known_id] or None
+    db.commit()
+    return page.redirect(f"/cameras/{camera.id}/zones")
 
 
 def zones_file_for(camera: Camera) -> ZonesFile:

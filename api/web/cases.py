@@ -15,7 +15,8 @@ from api.deps import PathId
 from api.schemas.cases import ActionRequest
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
-from api.services.errors import Forbidden
+from api.services.errors import Forbidden, ServiceError
+from api.services.known_objects import remember_objects
 from api.services.privacy import audit_original
 from api.web.context import DbDep, StaffPage, safe_next
 from api.workflow import Action, TransitionError
@@ -50,7 +51,8 @@ def case_page(case_id: PathId, page: StaffPage, db: DbDep) -> Response:
 def case_action(case_id: PathId, page: StaffPage, db: DbDep, action: Annotated[str, Form(max_length=40)],
                 csrf_token: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=2000)] = "",
                 version: Annotated[str, Form(max_length=20)] = "",
-                next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+                next: Annotated[str, Form(max_length=2000)] = "",
+                remember: Annotated[str, Form(max_length=5)] = "") -> Response:
     if (refused := page.csrf_refused(csrf_token)) is not None:
         return refused
     case = case_service.load_case(db, case_id)
@@ -78,8 +80,16 @@ def case_action(case_id: PathId, page: StaffPage, db: DbDep, action: Annotated[s
         db.rollback()
         return page.redirect(page.with_flash(back, page.t("case.conflict", detail=page.t("error.forbidden")),
                                              "error"))
+    remembered = ""
+    if remember and act == Action.REJECT:  # "not a violation here - remember this object" (issue 16)
+        try:
+            known = remember_objects(db, app.state.settings, case, f"user:{page.user.username}", page.now(),
+                                     note.strip()[:200] or None)
+            remembered = " · " + page.t("case.remembered", count=len(known))
+        except ServiceError as exc:
+            remembered = f" · {exc.detail}"
     db.commit()  # before the redirect is followed: the next page must see the new state
-    done = page.t("case.done", steps=", ".join(page.t.action(a) for a, _ in result.steps))
+    done = page.t("case.done", steps=", ".join(page.t.action(a) for a, _ in result.steps)) + remembered
     return page.redirect(page.with_flash(back, f"#{case.id} {done}"))
 
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from api.db.models import Camera, EdgeDevice
+from api.db.models import Camera, Case, EdgeDevice
 from api.db.session import session_scope
 from api.services.registration import apply_zones, create_device
 from detector.zones.schema import parse_zones
@@ -40,7 +40,11 @@ def own_camera(web_server: WebServer):  # type: ignore[no-untyped-def]
     code = "cam-health-09"
     yield code
     with session_scope(web_server.app.state.session_factory) as s:
-        for row in (s.scalar(select(Camera).where(Camera.code == code)),
+        camera = s.scalar(select(Camera).where(Camera.code == code))
+        for case in s.scalars(select(Case).where(Case.camera_id == (camera.id if camera else -1))):
+            s.delete(case)
+        s.flush()
+        for row in (camera,
                     s.scalar(select(EdgeDevice).where(EdgeDevice.name == "edge-health-09"))):
             if row is not None:
                 s.delete(row)
@@ -95,3 +99,63 @@ def test_zone_editor_shows_the_real_picture_and_cameras_page_the_health(context,
     expect(card.locator(".camera-alert")).to_contain_text("摄像头离线")
     page.screenshot(path=str(artifacts_dir / "cameras-offline-alert.png"), full_page=True)
     edge.close()
+
+
+def test_reject_remember_and_forget_in_the_console(context, web_server: WebServer, own_camera: str,
+                                                   artifacts_dir: Path) -> None:
+    """The operator rejects with "remember this object"; the zone editor shows it on the real picture; an
+    admin deletes it there."""
+    import hashlib
+
+    from detector.categories import Category
+    from detector.events import (
+        EventDetection,
+        EventType,
+        EvidenceKind,
+        EvidenceRef,
+        ModelInfo,
+        ViolationEvent,
+    )
+
+    code = own_camera
+    now = datetime.now(UTC)
+    with session_scope(web_server.app.state.session_factory) as s:
+        apply_zones(s, parse_zones({"camera": code, "zones": [
+            {"id": "z-corner", "kind": "sidewalk", "polygon": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95], [0.1, 0.95]],
+             "forbid": ["exposed_garbage"]}]}), now, camera_name="拐角店铺", road="解放路")
+        _, key = create_device(s, "edge-health-09", [code], now)
+    with session_scope(web_server.app.state.session_factory) as s:
+        camera_id = s.scalar(select(Camera.id).where(Camera.code == code))
+    picture = street_frame()
+    edge = httpx.Client(base_url=web_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert edge.put(f"/api/v1/device/cameras/{code}/picture", content=picture,
+                    headers={"Content-Type": "image/jpeg"}).status_code == 201
+    ref = EvidenceRef(name="raw", kind=EvidenceKind.RAW, content_type="image/jpeg",
+                      sha256=hashlib.sha256(picture).hexdigest(), size=len(picture))
+    event = ViolationEvent.for_episode(
+        type=EventType.STARTED, seq=0, camera=code, zone="z-corner", category=Category.EXPOSED_GARBAGE,
+        started_at=now.replace(microsecond=0), observed_at=now.replace(microsecond=0), confidence=0.7,
+        model=ModelInfo(name="frontage-n", version="test"), evidence=[ref], frame_size=(960, 540),
+        detections=[EventDetection(class_name="trash_bag", category=Category.EXPOSED_GARBAGE, score=0.7,
+                                   box=[0.2, 0.7, 0.3, 0.9])])
+    r = edge.post("/api/v1/events", data={"event": event.model_dump_json()},
+                  files={"raw": ("raw.jpg", picture, "image/jpeg")})
+    assert r.status_code in (200, 201), r.text
+    case_id = r.json()["case_id"]
+    edge.close()
+
+    page = context.new_page()
+    login(page, "op", next_path=f"/cases/{case_id}")
+    page.check("#case-remember")
+    page.click("button[data-action=reject]")
+    expect(page.locator(".flash")).to_contain_text("已记住 1 个物体")
+
+    admin = context.browser.new_context(base_url=web_server.base_url, locale="zh-CN")
+    editor = admin.new_page()
+    login(editor, "admin", next_path=f"/cameras/{camera_id}/zones")
+    expect(editor.locator("#known-svg rect.known-object")).to_have_count(1)
+    expect(editor.locator("#known-list li")).to_contain_text(f"#{case_id}")
+    editor.screenshot(path=str(artifacts_dir / "zone-editor-known-object.png"), full_page=True)
+    editor.click("#known-list li button")
+    expect(editor.locator("#known-svg rect.known-object")).to_have_count(0)
+    admin.close()
