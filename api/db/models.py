@@ -382,6 +382,7 @@ class CameraHealth(Base):
     alert: Mapped[str | None] = mapped_column(String(40), doc="offline or view_changed; None when healthy")
     alert_since: Mapped[datetime | None]
     picture_requested_at: Mapped[datetime | None] = mapped_column(doc="An operator asked for a fresh picture")
+    proposals: Mapped[list[Any] | None] = mapped_column(doc="Commissioning: static objects proposed by the edge")
 
 
 class CameraPicture(Base):

@@ -128,6 +128,8 @@ ZH_CN: dict[str, str] = {
     "case.remembered": "已记住 {count} 个物体",
     "zones.known": "已记住的物体",
     "zones.known_delete": "删除",
+    "zones.proposed": "调试期发现的静止物体（待确认）",
+    "zones.proposed_accept": "确认为固定物体",
     "cameras.health": "分析 {fps} 帧/秒 · 画面延迟 {age} 秒 · 解码错误 {errors} · 重连 {reconnects} · 模型 {model}",
     "zones.title": "区域编辑 · {camera}",
     "zones.help": "在画面上点击添加顶点；拖动顶点可调整；点击“新建区域”开始画下一个。每个区域至少 3 个顶点。",
@@ -316,6 +318,8 @@ EN: dict[str, str] = {
     "case.remembered": "{count} object(s) remembered",
     "zones.known": "Remembered objects",
     "zones.known_delete": "Delete",
+    "zones.proposed": "Static objects seen at commissioning (proposed)",
+    "zones.proposed_accept": "Accept as known object",
     "cameras.health": "{fps} analyses/s · frame age {age} s · decode errors {errors} · reconnects {reconnects} · model {model}",
     "zones.title": "Zone editor · {camera}",
     "zones.help": "Click the picture to add points; drag a point to move it; 'New zone' starts the next one. "

@@ -5,9 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.types import CleanStr
+from detector.categories import Category
+from detector.zones.known import KnownObject
+
+
+class ProposedObject(BaseModel):
+    """Commissioning: a static object the edge saw in a zone, for an operator to accept as a known object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(title="Id", description="The edge's id of the proposal", pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    zone: Annotated[str, Field(title="Zone", description="Zone id", pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    category: Annotated[Category, Field(title="Category", description="What it was detected as")]
+    class_name: Annotated[CleanStr | None, Field(title="Model class", description="What the model called it",
+                                                 max_length=100)] = None
+    box: Annotated[tuple[float, float, float, float], Field(title="Box", description="Normalised xyxy")]
+    signature: Annotated[list[float] | None, Field(title="Signature", description="64-bin colour histogram",
+                                                   max_length=64)] = None
+    static_s: Annotated[float, Field(title="Static for", description="Seconds it stood still", ge=0, le=10**7)] = 0
+
+    @model_validator(mode="after")
+    def _as_known_object(self) -> ProposedObject:
+        """Only what could be accepted: the same checks as a zones file's known object (box, signature)."""
+        KnownObject(id=self.id, category=self.category, box=self.box, signature=self.signature)
+        return self
 
 
 class CameraHealthReport(BaseModel):
@@ -30,6 +54,8 @@ class CameraHealthReport(BaseModel):
                                            "three missed reports make the camera offline", ge=1, le=3600)] = 60.0
     last_error: Annotated[CleanStr | None, Field(title="Last error", description="Why the camera is down, if it is",
                                                  max_length=500)] = None
+    proposals: Annotated[list[ProposedObject], Field(title="Proposed known objects", description="Commissioning: "
+                                                     "static objects seen in the zones", max_length=50)] = []
 
 
 class CameraHealthAnswer(BaseModel):

@@ -74,6 +74,7 @@ def record_report(session: Session, settings: Settings, now: datetime, device: E
     for field in ("online", "last_frame_age_s", "analysis_fps", "decode_errors", "reconnects", "model_name",
                   "model_version", "report_every_s", "last_error"):
         setattr(row, field, getattr(report, field))
+    row.proposals = [p.model_dump(mode="json") for p in report.proposals] or None
     if report.online:
         _clear_alert(session, settings, now, camera, row, OFFLINE)
     else:

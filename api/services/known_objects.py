@@ -86,3 +86,41 @@ def zones_document(camera: Camera) -> ZonesFile:
         zones.append(zone)
     return parse_zones({"camera": camera.code, "timezone": camera.timezone or "UTC", "zones": zones},
                        f"zones of {camera.code}")
+
+
+def _iou(a: list[float], b: list[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
+def open_proposals(session: Session, camera: Camera) -> list[dict[str, Any]]:
+    """The edge's commissioning proposals not yet accepted (none already a known object at that place)."""
+    from api.db.models import CameraHealth
+
+    row = session.get(CameraHealth, camera.id)
+    zones = {z.code: z for z in camera.zones}
+    out = []
+    for p in (row.proposals if row is not None else None) or []:
+        zone = zones.get(p.get("zone"))
+        if zone is None or any(k.get("category") == p.get("category") and _iou(k["box"], p["box"]) >= 0.7
+                               for k in zone.known_objects or []):
+            continue
+        out.append(p)
+    return out
+
+
+def accept_proposal(session: Session, camera: Camera, proposal_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    """One click: the proposal becomes a known object of its zone (nothing is suppressed before this)."""
+    from api.services.errors import NotFound
+
+    proposal = next((p for p in open_proposals(session, camera) if p.get("id") == proposal_id), None)
+    if proposal is None:
+        raise NotFound(f"no open proposal {proposal_id!r} on camera {camera.code}")
+    zone = next(z for z in camera.zones if z.code == proposal["zone"])
+    obj = KnownObject(id=proposal_id, category=proposal["category"], class_name=proposal.get("class_name"),
+                      box=tuple(proposal["box"]), signature=proposal.get("signature"),
+                      note=f"accepted at commissioning by {actor}", remembered_at=now)
+    zone.known_objects = [*(zone.known_objects or []), obj.model_dump(mode="json", exclude_none=True)]
+    return proposal

@@ -19,6 +19,7 @@ from api.deps import PathId, may_edit_zones
 from api.routes.camera_health import picture_response
 from api.services.cameras import health_public, latest_picture
 from api.services.evidence import evidence_response
+from api.services.known_objects import accept_proposal, open_proposals
 from api.services.privacy import audit_original
 from api.services.registration import apply_zones
 from api.web.context import DbDep, Page, StaffPage
@@ -93,6 +94,7 @@ def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], 
         width=width, height=height, merchants=merchants, kinds=[k.value for k in ZoneKind],
         categories=[c.value for c in ALL_CATEGORIES], can_edit=may_edit_zones(page.user),
         zones_json=json.dumps(zones, ensure_ascii=False).replace("<", "\\u003c"), flash=flash, flash_kind=flash_kind,
+        proposals=open_proposals(db, camera),
         labels_json=json.dumps({"zones.points": page.t("zones.points", count="{count}")}, ensure_ascii=False))
 
 
@@ -175,6 +177,22 @@ def delete_known_object(camera_id: PathId, zone_code: Annotated[str, Path(max_le
     if zone is None:
         raise HTTPException(404, f"zone {zone_code!r} not found on camera {camera.code}")
     zone.known_objects = [k for k in zone.known_objects or [] if k.get("id") != known_id] or None
+    db.commit()
+    return page.redirect(f"/cameras/{camera.id}/zones")
+
+
+@router.post("/cameras/{camera_id}/proposals/{proposal_id}/accept", include_in_schema=False)
+def accept_proposed_object(camera_id: PathId, proposal_id: Annotated[str, Path(max_length=64)], page: StaffPage,
+                           db: DbDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Commissioning (issue 16): accept a static object the edge proposed as a known object of its zone."""
+    if (refused := page.csrf_refused(csrf_token)) is not None:
+        return refused
+    camera = _camera(db, camera_id)
+    assert page.user is not None
+    if not may_edit_zones(page.user):
+        return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
+                       flash_kind="error", status_code=403)
+    accept_proposal(db, camera, proposal_id, f"user:{page.user.username}", page.now())
     db.commit()
     return page.redirect(f"/cameras/{camera.id}/zones")
 

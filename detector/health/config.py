@@ -24,5 +24,11 @@ class HealthConfig(BaseModel):
                                               "zones file from the case service with every report (what the console "
                                               "edits: schedules, remembered objects) and write it over the local "
                                               "zones file; the edge picks it up without a restart")] = False
+    commission_s: Annotated[float, Field(title="Commissioning window", description="Seconds after a camera "
+                                         "starts (or its zones change) in which static objects in its zones are "
+                                         "proposed as known objects for an operator to accept; 0: off",
+                                         ge=0, le=7 * 86400)] = 3600.0
+    commission_static_s: Annotated[float, Field(title="Static for", description="Seconds an object must stand "
+                                                "still in a zone to be proposed", gt=0, le=86400)] = 300.0
     stale_frame_s: Annotated[float, Field(title="Frame age limit", description="A live camera whose newest frame "
                                           "is older than this (s) is reported offline", gt=0, le=3600)] = 30.0

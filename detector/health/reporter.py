@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class CameraSnapshot:
     last_error: str | None
     image: np.ndarray | None  # newest clean frame, BGR
     taken_at: datetime | None
+    proposals: list[dict] = field(default_factory=list)  # commissioning: static objects for the operator
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -129,7 +130,8 @@ class CameraReporter(threading.Thread):
         body = {"online": snap.online and not stopping, "last_frame_age_s": snap.last_frame_age_s,
                 "analysis_fps": rate, "decode_errors": snap.decode_errors, "reconnects": snap.reconnects,
                 "model_name": name, "model_version": version, "report_every_s": self.config.report_every_s,
-                "last_error": "edge stopped" if stopping else (snap.last_error or None)}
+                "last_error": "edge stopped" if stopping else (snap.last_error or None),
+                "proposals": snap.proposals}
         r = self.client.put(self.base + HEALTH_PATH.format(camera=snap.camera_id), json=body)
         if r.status_code >= 400:
             raise ValueError(f"HTTP {r.status_code}: {r.text[:200]}")

@@ -34,6 +34,7 @@ from detector.batching import Batcher
 from detector.config import ConfigError, EdgeConfig
 from detector.detections import Detections
 from detector.frames import Frame
+from detector.health.commission import Commissioner
 from detector.health.reporter import CameraReporter, CameraSnapshot
 from detector.pipeline.analyzer import Emitted
 from detector.pipeline.build import (
@@ -85,6 +86,7 @@ class EdgeRuntime:
         self._zones_stamps: dict[str, tuple[float, int]] = {}  # camera -> zones file (mtime, size) in use
         self._next_zones_check = 0.0
         self.zones_reloads = 0
+        self._commission: dict[str, Commissioner] = {}
 
     @property
     def feeds(self) -> list[CameraFeed]:
@@ -96,6 +98,10 @@ class EdgeRuntime:
 
     def _on_frame(self, feed: CameraFeed, frame: Frame, detections: Detections) -> None:
         self._newest[feed.camera_id] = (frame, time.monotonic())  # a reference only: frames are not reused
+        commissioner = self._commission.get(feed.camera_id)
+        if commissioner is not None and commissioner.watching(frame.pts_s):
+            commissioner.observe(frame.pts_s, feed.analyzer.classmap.apply(detections, keep_ignored=True),
+                                 frame.size, frame.image)
         self._handle(feed, frame, detections)
 
     def camera_snapshots(self) -> list[CameraSnapshot]:
@@ -112,7 +118,8 @@ class EdgeRuntime:
                 camera_id=feed.camera_id, online=online, frames=feed.counts.frames, last_frame_age_s=age,
                 decode_errors=stats.decode_errors, reconnects=stats.reconnects, last_error=stats.last_error,
                 image=None if newest is None else newest[0].image,
-                taken_at=None if newest is None else newest[0].wall_time))
+                taken_at=None if newest is None else newest[0].wall_time,
+                proposals=self._commission[feed.camera_id].proposals() if feed.camera_id in self._commission else []))
         return out
 
     def _model_name_version(self) -> tuple[str, str]:
@@ -205,6 +212,8 @@ class EdgeRuntime:
                           feed.camera_id, exc)
                 continue
             renewed = feed.analyzer.replace_zones(zones)
+            if renewed and feed.camera_id in self._commission:  # changed zones: commission them again
+                self._commission[feed.camera_id].restart(zones)
             changed += 1
             self.zones_reloads += 1
             log.info("camera %s: zones reloaded (%d zones, %d known objects%s)", feed.camera_id, len(zones.zones),
@@ -247,6 +256,10 @@ class EdgeRuntime:
                     st = Path(feed.config.zones).stat()
                     self._zones_stamps[feed.camera_id] = (st.st_mtime, st.st_size)
             self._next_zones_check = time.monotonic() + self.cfg.model_check_s
+            if self.cfg.health.enabled and self.cfg.health.commission_s > 0:
+                self._commission = {f.camera_id: Commissioner(f.analyzer.zones, window_s=self.cfg.health.commission_s,
+                                                              min_static_s=self.cfg.health.commission_static_s)
+                                    for f in self.feeds}
             if self.cfg.health.enabled:
                 self.reporter = CameraReporter(self.cfg.service_url, key, self.cfg.health, self.camera_snapshots,
                                                self._model_name_version, timeout_s=up.timeout_s,

@@ -159,3 +159,43 @@ def test_reject_remember_and_forget_in_the_console(context, web_server: WebServe
     editor.click("#known-list li button")
     expect(editor.locator("#known-svg rect.known-object")).to_have_count(0)
     admin.close()
+
+
+def test_accept_a_proposed_fixture(context, web_server: WebServer, own_camera: str, artifacts_dir: Path) -> None:
+    """Commissioning: the edge's health report proposes a static object; the zone editor shows it on the real
+    picture; one click makes it a known object (nothing was suppressed before)."""
+    code = own_camera
+    now = datetime.now(UTC)
+    with session_scope(web_server.app.state.session_factory) as s:
+        apply_zones(s, parse_zones({"camera": code, "zones": [
+            {"id": "z-corner", "kind": "sidewalk", "polygon": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95], [0.1, 0.95]],
+             "forbid": ["exposed_garbage"]}]}), now, camera_name="拐角店铺", road="解放路")
+        _, key = create_device(s, "edge-health-09", [code], now)
+    with session_scope(web_server.app.state.session_factory) as s:
+        camera_id = s.scalar(select(Camera.id).where(Camera.code == code))
+    edge = httpx.Client(base_url=web_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert edge.put(f"/api/v1/device/cameras/{code}/picture", content=street_frame(),
+                    headers={"Content-Type": "image/jpeg"}).status_code == 201
+    proposal = {"id": "p-z-corner-120-exposed", "zone": "z-corner", "category": "exposed_garbage",
+                "class_name": "trash_bag", "box": [0.2, 0.7, 0.3, 0.9], "static_s": 1800}
+    r = edge.put(f"/api/v1/device/cameras/{code}/health", json={"online": True, "proposals": [proposal]})
+    assert r.status_code == 200, r.text
+    assert edge.put(f"/api/v1/device/cameras/{code}/health",
+                    json={"online": True, "proposals": [proposal | {"box": [0.5, 0.5, 0.2, 0.9]}]}).status_code == 422
+    assert edge.put(f"/api/v1/device/cameras/{code}/health", json={"online": True, "proposals": [proposal]}).status_code == 200
+
+    page = context.new_page()
+    login(page, "admin", next_path=f"/cameras/{camera_id}/zones")
+    expect(page.locator("#known-svg rect.proposed-object")).to_have_count(1)
+    expect(page.locator("#known-svg rect.known-object")).to_have_count(0)
+    page.screenshot(path=str(artifacts_dir / "zone-editor-proposal.png"), full_page=True)
+    page.click("#proposal-list li button")
+    expect(page.locator("#known-svg rect.known-object")).to_have_count(1)
+    expect(page.locator("#known-svg rect.proposed-object")).to_have_count(0)
+    # the edge keeps listing it: it stays accepted, not proposed again
+    assert edge.put(f"/api/v1/device/cameras/{code}/health", json={"online": True, "proposals": [proposal]}).status_code == 200
+    r = edge.get(f"/api/v1/device/cameras/{code}/zones.yaml")
+    assert "p-z-corner-120-exposed" in r.text
+    page.reload()
+    expect(page.locator("#known-svg rect.proposed-object")).to_have_count(0)
+    edge.close()

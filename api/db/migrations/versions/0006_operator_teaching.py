@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("alert", sa.String(length=40), nullable=True),
         sa.Column("alert_since", api.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("picture_requested_at", api.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("proposals", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["camera_id"], ["cameras.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["device_id"], ["edge_devices.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("camera_id"),
