@@ -77,6 +77,11 @@ class AutoOptions(_Strict):
         0.9, ge=0.0, le=1.0, title="Minimum agreement",
         description="Share of the reference engine's boxes a candidate must reproduce (same class, IoU >= 0.9, "
         "score within 0.03), both ways, to be chosen")
+    reduced_precision: bool = Field(
+        False, title="Reduced precision",
+        description="Also time OpenVINO at bf16 on CPUs that run it natively (AVX512-BF16, AMX): about 1.5x less CPU "
+        "per frame, boxes within the agreement check, but scores move by ~0.01 and on the real GIF clip of "
+        "../shared it opened a false parked-bike episode that f32 does not (BENCHMARKS.md). Off: f32 engines only")
     threads: int = Field(0, ge=0, le=256, title="CPU threads", description="Passed to the chosen engine; 0 = default")
 
 

@@ -102,7 +102,9 @@ def _openvino_variants(cfg: ModelConfig) -> list[BaseModel]:
     from detector.inference.openvino import cpu_precisions
 
     threads = getattr(cfg.backend, "threads", 0)
-    return [OpenVinoOptions(hint=hint, threads=threads) for hint in cpu_precisions()]  # type: ignore[arg-type]
+    # bf16 only when asked: it passes the box agreement yet changed an episode on real footage (AutoOptions)
+    hints = cpu_precisions() if getattr(cfg.backend, "reduced_precision", False) else ("f32",)
+    return [OpenVinoOptions(hint=hint, threads=threads) for hint in hints]  # type: ignore[arg-type]
 
 
 def _load_ultralytics(cfg: ModelConfig) -> Backend:

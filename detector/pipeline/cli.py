@@ -85,6 +85,8 @@ def analyze(
     truth: Annotated[Path | None, typer.Option(help="Ground truth *.truth.json: print episode precision/recall")] = None,
     no_gate: Annotated[bool, typer.Option("--no-gate", help="Experiment: no motion gating, every analysis frame "
                                           "through the model (the edge gates)")] = False,
+    backend: Annotated[str | None, typer.Option(help="Inference engine (onnxruntime, openvino, ultralytics); "
+                                                "default auto: the fastest that agrees, as on the edge")] = None,
 ) -> None:
     """Analyse a video file offline through the edge's pipeline (gating, tracking, rules); list its episodes."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -116,7 +118,8 @@ def analyze(
         try:
             result = analyze_video(video, zones, model=model, classes=classes, analysis_fps=analysis_fps,
                                    evidence_dir=evidence_dir, camera=camera, conf=conf, imgsz=imgsz,
-                                   clip_s=clip_s, on_frame=on_frame, gate=not no_gate)
+                                   clip_s=clip_s, on_frame=on_frame, gate=not no_gate,
+                                   backend=backend)
         finally:
             if progress is not None:
                 progress.stop()

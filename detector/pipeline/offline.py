@@ -4,9 +4,13 @@ gating, tracking, zones and rules as ``frontage edge``); episodes out.
 Default model ``models/frontage-n.onnx``; the classes file defaults to ``<model stem>.classes.yaml``
 beside the model. The result JSON::
 
-    {"video": ..., "model": ..., "camera": ..., "analysis_fps": ..., "imgsz": ..., "frames": ...,
+    {"video": ..., "model": ..., "engine": ..., "camera": ..., "analysis_fps": ..., "imgsz": ..., "frames": ...,
      "gating": true, "frames_inferred": ..., "frames_gated": ..., "events": ..., "track_ids": ...,
-     "episodes": [{"camera", "zone", "merchant", "category", "start_s", "end_s", "evidence"}]}
+     "episodes": [{"camera", "zone", "merchant", "category", "start_s", "end_s", "opened_class",
+                   "opened_score", "opened_box", "evidence"}]}
+
+``engine``: the inference engine that ran (``backend: auto`` picks per machine); ``opened_*``: the class, score
+and normalised xyxy box of the detection that opened the episode.
 
 ``frames_gated``: frames the motion gate let through without the model (their detections are the camera's
 last); ``track_ids``: distinct tracker ids in the detections the rules got.
@@ -65,11 +69,12 @@ class ReportSink:
 def analysis_config(video: str | Path, zones_path: Path, *, model: Path | None = None, classes: Path | None = None,
                     analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
                     conf: float | None = None, imgsz: int | None = None, clip_s: float = 0.0,
-                    gating: MotionGateConfig | None = None, tracking: TrackingConfig | None = None) -> PipelineConfig:
+                    gating: MotionGateConfig | None = None, tracking: TrackingConfig | None = None,
+                    backend: str | None = None) -> PipelineConfig:
     """The edge's pipeline config for one file camera (what ``frontage analyze`` runs): the model, the edge's
     default gating and tracking, and the camera at ``analysis_fps`` read frame by frame, as fast as possible."""
     model_path = Path(model) if model else DEFAULT_MODEL
-    overrides = {k: v for k, v in (("conf", conf), ("imgsz", imgsz)) if v is not None}
+    overrides = {k: v for k, v in (("conf", conf), ("imgsz", imgsz), ("backend", backend)) if v is not None}
     camera_id = camera or load_zones(zones_path).camera
     try:
         return PipelineConfig(
@@ -87,17 +92,19 @@ def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = N
                   analysis_fps: float = 1.0, evidence_dir: Path | None = None, camera: str | None = None,
                   conf: float | None = None, imgsz: int | None = None, clip_s: float = 0.0,
                   on_frame: Callable[[Frame], None] | None = None, gate: bool = True,
-                  gating: MotionGateConfig | None = None, tracking: TrackingConfig | None = None) -> dict:
+                  gating: MotionGateConfig | None = None, tracking: TrackingConfig | None = None,
+                  backend: str | None = None) -> dict:
     """One video through `build_pipeline` (the edge's pipeline: gating, tracking, rules) with a report sink.
 
     ``gating``/``tracking``: other settings than the edge's defaults (what an edge.yaml would say);
-    ``gate=False`` turns motion gating off (an experiment: every frame through the model)."""
+    ``gate=False`` turns motion gating off (an experiment: every frame through the model); ``backend``: an
+    engine name (``onnxruntime``, ``openvino``, ...) instead of the edge's default ``auto``."""
     gating = gating or MotionGateConfig()
     if not gate:
         gating = gating.model_copy(update={"enabled": False})
     cfg = analysis_config(video, zones_path, model=model, classes=classes, analysis_fps=analysis_fps,
                           evidence_dir=evidence_dir, camera=camera, conf=conf, imgsz=imgsz, clip_s=clip_s,
-                          gating=gating, tracking=tracking)
+                          gating=gating, tracking=tracking, backend=backend)
     sink = ReportSink()
     pipeline = build_pipeline(cfg, sink, keep_episodes=True, file_attempts=1)
     if on_frame is not None:
@@ -112,7 +119,8 @@ def analyze_video(video: str | Path, zones_path: Path, *, model: Path | None = N
     analyzer = feed.analyzer
     episodes = sorted(analyzer.episodes.values(), key=lambda e: (e.start_s, e.zone, e.category))
     return {
-        "video": str(video), "model": cfg.model.path, "model_name": pipeline.backend.name, "camera": feed.camera_id,
+        "video": str(video), "model": cfg.model.path, "model_name": pipeline.backend.name,
+        "engine": pipeline.backend.backend, "camera": feed.camera_id,
         "analysis_fps": analysis_fps, "imgsz": pipeline.backend.imgsz, "frames": analyzer.frames,
         "gating": cfg.gating.enabled, **{k: v for k, v in feed.counts.as_json().items() if k != "frames"},
         "episodes": [e.as_json() for e in episodes],

@@ -217,3 +217,17 @@ def test_frontage_edge_benchmark_prints_the_table(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "| engine | ms/frame |" in proc.stdout and "| onnxruntime |" in proc.stdout and "chosen:" in proc.stdout
     assert (tmp_path / "data" / "engines.json").exists()
+
+
+def test_auto_times_bf16_only_when_reduced_precision_is_allowed() -> None:
+    """bf16 passed the box agreement yet opened a false episode on a real clip that f32 does not: opt-in only."""
+    from detector.inference.autoselect import candidates, label
+    from detector.inference.openvino import cpu_precisions
+
+    model = str(ONNX)
+    default = [label(o) for _, o in candidates(ModelConfig(path=model))]
+    assert not any(lbl.endswith("/bf16") for lbl in default), default
+    allowed = [label(o) for _, o in candidates(ModelConfig(path=model, backend={"type": "auto",
+                                                                               "reduced_precision": True}))]
+    if "bf16" in cpu_precisions():
+        assert "openvino/bf16" in allowed, allowed
