@@ -21,6 +21,17 @@ POSTGRES_URL = os.environ.get("FRONTAGE_TEST_POSTGRES_URL", "postgresql+psycopg:
 @pytest.fixture(scope="session")
 def database_url(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated database: proves the Alembic migrations on both SQLite and PostgreSQL."""
+    yield from _migrated_database(database_kind, tmp_path_factory)
+
+
+@pytest.fixture()
+def own_database_url(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of this test alone: for tests that drain a queue (the notification outbox) and must
+    not see what the session's other tests left pending in it."""
+    yield from _migrated_database(database_kind, tmp_path_factory)
+
+
+def _migrated_database(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from api.db.migrate import upgrade
 
     if database_kind == "sqlite":

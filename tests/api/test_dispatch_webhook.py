@@ -83,8 +83,10 @@ def _audit(c: TestClient, world, case_id: int) -> list[dict]:  # type: ignore[no
     return c.get(f"/api/v1/cases/{case_id}", headers=world.auth("operator")).json()["events"]
 
 
-def test_escalation_is_dispatched_signed_retried_and_the_reply_audited(database_url, receiver):
-    app = _dispatch_app(database_url, receiver.url)
+def test_escalation_is_dispatched_signed_retried_and_the_reply_audited(own_database_url, receiver):
+    # Its own database: the outbox is drained oldest-due first, 50 at a time, and the session database holds
+    # other tests' pending notices (due earlier on the clock they moved), which took the whole batch in CI.
+    app = _dispatch_app(own_database_url, receiver.url)
     with TestClient(app) as c:
         world = make_world(app)
         case_id = post_event(c, world.tokens["edge_x"], event(world.cam_a, world.zone_free)).json()["case_id"]
