@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 import yaml
 
+from detector.rules import box_iou as rules_box_iou
 from detector.training.classes import CLASSES_FILE, ROOT, class_categories, class_names, teacher_map_for
 from detector.training.labels import polygon_to_box, read_polygon_labels, read_yolo_labels, yolo_line
 
@@ -152,15 +153,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> box_iou(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 15, 10], [20, 20, 30, 30]]))[0].tolist() == [np.float32(1 / 3), 0.0]
     True
     """
-    a, b = np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4)
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+    # any box-like input (lists, flat arrays) -> the rules' IoU, the one definition
+    return rules_box_iou(np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4))
 
 
 def _inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -16,20 +16,10 @@ import cv2
 import numpy as np
 import yaml
 
+from detector.rules import box_iou
 from detector.training.classes import class_names, teacher_map_for
 from detector.training.labels import read_yolo_labels
 from detector.training.offline_assets import apply_offline_env, install_fonts
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
 
 
 def match_recall(gt_cls: np.ndarray, gt_xyxy: np.ndarray, pred_cls: np.ndarray, pred_xyxy: np.ndarray,
@@ -41,7 +31,7 @@ def match_recall(gt_cls: np.ndarray, gt_xyxy: np.ndarray, pred_cls: np.ndarray, 
     [True, False]
     """
     found = np.zeros(len(gt_cls), bool)
-    ious = _box_iou(np.asarray(gt_xyxy, np.float32), np.asarray(pred_xyxy, np.float32))
+    ious = box_iou(np.asarray(gt_xyxy, np.float32), np.asarray(pred_xyxy, np.float32))
     used = np.zeros(len(pred_cls), bool)
     for g in np.argsort(-ious.max(1) if ious.size else np.zeros(len(gt_cls))):
         if not len(pred_cls):

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.rules import box_iou
 from detector.training.classes import class_names
-from detector.training.evaluate import _box_iou
 from detector.training.relearn import RelearnSample, _class_categories, write_relearn_dataset
 
 
@@ -43,7 +43,7 @@ def false_positives(pred_cls: np.ndarray, pred_xyxy: np.ndarray, gt_cls: np.ndar
     [1]
     """
     vio = violation_ids()
-    ious = _box_iou(np.asarray(pred_xyxy, np.float32), np.asarray(gt_xyxy, np.float32))
+    ious = box_iou(np.asarray(pred_xyxy, np.float32), np.asarray(gt_xyxy, np.float32))
     out = []
     for i, c in enumerate(pred_cls):
         if int(c) not in vio:
