@@ -1,5 +1,10 @@
 """Message catalogs for the web pages: Simplified Chinese (default) and English.
 
+The catalogs are gettext ``.po`` files a translator can edit (``locale/<locale>/LC_MESSAGES/frontage.po``);
+their msgids are message keys such as ``queue.title`` and their ``{name}`` placeholders are filled with
+``str.format``. Babel reads them once per process and compiles them in memory: no build step, no ``.mo`` file
+in the repository.
+
 The language comes from ``?lang=`` (remembered in a cookie), else the cookie, else ``Accept-Language``.
 
 >>> negotiate(query=None, cookie=None, accept_language="en-GB,en;q=0.9")
@@ -16,11 +21,46 @@ The language comes from ``?lang=`` (remembered in a cookie), else the cookie, el
 
 from __future__ import annotations
 
-from api.i18n.catalog import MESSAGES
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 LANG_COOKIE = "frontage_lang"
+DOMAIN = "frontage"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# Our language tags (what ``negotiate`` returns, what ``<html lang>`` says) to gettext locale directories.
+GETTEXT_LOCALES: dict[str, str] = {"zh-CN": "zh_CN", "en": "en"}
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / GETTEXT_LOCALES[lang] / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def load_catalog(lang: str) -> Catalog:
+    """The parsed ``.po`` file of one language (read once per process)."""
+    with po_path(lang).open("rb") as f:
+        return read_po(f, locale=GETTEXT_LOCALES[lang], domain=DOMAIN)
+
+
+@cache
+def load_translations(lang: str) -> Translations:
+    """gettext translations of one language, compiled in memory; a msgid missing here falls back to zh-CN,
+    then to the msgid (the key) itself."""
+    mo = BytesIO()
+    write_mo(mo, load_catalog(lang))  # fuzzy entries are left out, as msgfmt does
+    mo.seek(0)
+    translations = Translations(mo, domain=DOMAIN)
+    if lang != DEFAULT_LANGUAGE:
+        translations.add_fallback(load_translations(DEFAULT_LANGUAGE))
+    return translations
 
 
 def normalize(tag: str | None) -> str | None:
@@ -63,15 +103,16 @@ class Translator:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-        self._own = MESSAGES[self.lang]
-        self._fallback = MESSAGES[DEFAULT_LANGUAGE]
+        self.translations = load_translations(self.lang)
+        self._catalog = load_catalog(self.lang)
 
     def __call__(self, key: str, **values: object) -> str:
-        text = self._own.get(key) or self._fallback.get(key) or key
+        text = self.translations.gettext(key)
         return text.format(**values) if values else text
 
     def has(self, key: str) -> bool:
-        return key in self._own
+        message = self._catalog.get(key)
+        return message is not None and bool(message.string)
 
     def category(self, value: str) -> str:
         from detector.categories import Category

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import User
 from api.deps import get_session
-from api.i18n import LANG_COOKIE, Translator, negotiate
+from api.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, Translator, negotiate
 from api.web.security import (
     SESSION_COOKIE,
     LoginLimiter,
@@ -35,8 +35,15 @@ from api.web.security import (
 )
 
 HERE = Path(__file__).resolve().parent
+# jinja2.ext.i18n gives templates `_("key", name=...)` and `{% trans %}key{% endtrans %}` (keys without
+# placeholders) next to `t(...)`. One environment serves every language: `render` passes this request's
+# `gettext`/`ngettext` in the context, which the extension looks up before the globals installed here (zh-CN),
+# so concurrent requests in two languages cannot see each other's catalog.
 TEMPLATES = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                        trim_blocks=True, lstrip_blocks=True)
+                        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+_DEFAULT_TRANSLATOR = Translator(DEFAULT_LANGUAGE)
+TEMPLATES.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+    _DEFAULT_TRANSLATOR, _DEFAULT_TRANSLATOR.translations.ngettext, newstyle=False)
 
 
 @dataclass
@@ -141,7 +148,8 @@ class Page:
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = TEMPLATES.get_template(template).render(page=self, t=self.t, lang=self.lang, user=self.user,
-                                                       csrf=self.csrf, **context)
+                                                       csrf=self.csrf, gettext=self.t,
+                                                       ngettext=self.t.translations.ngettext, **context)
         return self.finish(HTMLResponse(html, status_code=status_code))
 
     def redirect(self, url: str) -> RedirectResponse:
