@@ -73,7 +73,8 @@ def remember_objects(session: Session, settings: Settings, case: Case, actor: st
 
 
 def zones_document(camera: Camera) -> ZonesFile:
-    """The camera's zones file as the service holds it (schedules and known objects included)."""
+    """The camera's zones file as the service holds it (schedules and known objects included): the one
+    definition behind the edge's ``GET /api/v1/device/cameras/{code}/zones.yaml`` and the console's download."""
     zones = []
     for z in sorted(camera.zones, key=lambda z: z.code):
         zone: dict[str, Any] = {"id": z.code, "kind": z.kind, "polygon": [list(p) for p in z.polygon],

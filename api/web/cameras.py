@@ -1,5 +1,9 @@
 """Cameras, their latest snapshot with the zones drawn, the zone editor (saves through `api.services.registration.apply_zones`,
 the same path as ``PUT /api/v1/cameras/{code}/zones``) and the zones YAML the edge uses.
+
+The editor also edits each zone's schedules (``permits:``, detector/zones/schedule.py) and the camera's time
+zone they are read in; they are validated by the zones file's own schema (`parse_zones`), so a bad window is
+the same clear message an uploaded file gets, and nothing is saved.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from api.deps import PathId, may_edit_zones
 from api.routes.camera_health import picture_response
 from api.services.cameras import health_public, latest_picture
 from api.services.evidence import evidence_response
-from api.services.known_objects import accept_proposal, open_proposals
+from api.services.known_objects import accept_proposal, open_proposals, zones_document
 from api.services.privacy import audit_original
 from api.services.registration import apply_zones
 from api.web.context import DbDep, Page, StaffPage
 from api.web.security import apply_security_headers
 from detector.categories import ALL_CATEGORIES
-from detector.zones.schema import ZoneKind, ZonesFile, ZonesFileError, parse_zones
+from detector.zones.schedule import WEEKDAYS
+from detector.zones.schema import ZoneKind, ZonesFileError, parse_zones
 
 router = APIRouter()
 
@@ -81,8 +86,13 @@ def zones_for_editor(camera: Camera) -> list[dict[str, Any]]:
             for z in sorted(camera.zones, key=lambda z: z.code)]
 
 
+#: Messages the editor's script writes itself (the permit list); the rest of the page is rendered here.
+_SCRIPT_LABELS = ("zones.permit_edit", "zones.permit_delete", "zones.permit_all_day", "zones.permit_every_day",
+                  "zones.permit_none", *(f"weekday.{d}" for d in WEEKDAYS))
+
+
 def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], flash: str | None = None,
-            flash_kind: str = "ok", status_code: int = 200) -> Response:
+            flash_kind: str = "ok", status_code: int = 200, timezone: str | None = None) -> Response:
     frame = latest_frame(db, camera.id)
     picture = latest_picture(db, camera.id)  # the edge's clean current frame, else a case's evidence frame
     width, height = (picture.width, picture.height) if picture is not None else _image_size(page, frame)
@@ -92,10 +102,14 @@ def _editor(page: Page, db: DbDep, camera: Camera, zones: list[dict[str, Any]], 
         "zones.html", status_code=status_code, active="cameras", camera=camera, zones=zones,
         frame=picture or frame, picture=picture,
         width=width, height=height, merchants=merchants, kinds=[k.value for k in ZoneKind],
-        categories=[c.value for c in ALL_CATEGORIES], can_edit=may_edit_zones(page.user),
+        categories=[c.value for c in ALL_CATEGORIES], can_edit=may_edit_zones(page.user), weekdays=WEEKDAYS,
+        timezone=(camera.timezone or "UTC") if timezone is None else timezone,
         zones_json=json.dumps(zones, ensure_ascii=False).replace("<", "\\u003c"), flash=flash, flash_kind=flash_kind,
         proposals=open_proposals(db, camera),
-        labels_json=json.dumps({"zones.points": page.t("zones.points", count="{count}")}, ensure_ascii=False))
+        labels_json=json.dumps({"zones.points": page.t("zones.points", count="{count}"),
+                                **{key: page.t(key) for key in _SCRIPT_LABELS},
+                                **{f"category.{c.value}": page.t.category(c.value) for c in ALL_CATEGORIES}},
+                               ensure_ascii=False).replace("<", "\\u003c"))
 
 
 @router.get("/cameras/{camera_id}/zones", include_in_schema=False)
@@ -106,7 +120,7 @@ def zone_editor(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
                    flash=page.t("zones.saved", count=saved) if saved and saved.isdigit() else None)
 
 
-def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
+def _editor_payload(camera: Camera, raw: str, timezone: str) -> dict[str, Any]:
     """The editor's JSON -> a zones-file mapping (validated by `parse_zones` afterwards)."""
     try:
         items = json.loads(raw)
@@ -125,16 +139,17 @@ def _editor_payload(camera: Camera, raw: str) -> dict[str, Any]:
             value = item.get(key)
             if value not in (None, ""):
                 zone[key] = value
-        for key in ("permits", "known_objects"):  # schedules, remembered objects: kept through the editor
+        for key in ("permits", "known_objects"):  # schedules (edited here), remembered objects (kept)
             if item.get(key):
                 zone[key] = item[key]
         zones.append(zone)
-    return {"camera": camera.code, "timezone": camera.timezone or "UTC", "zones": zones}
+    return {"camera": camera.code, "timezone": timezone.strip() or "UTC", "zones": zones}
 
 
 @router.post("/cameras/{camera_id}/zones", include_in_schema=False)
 def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
-               csrf_token: Annotated[str, Form()] = "") -> Response:
+               csrf_token: Annotated[str, Form()] = "",
+               timezone: Annotated[str | None, Form(max_length=64)] = None) -> Response:
     if (refused := page.csrf_refused(csrf_token)) is not None:
         return refused
     camera = _camera(db, camera_id)
@@ -143,7 +158,8 @@ def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annota
         return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
                        flash_kind="error", status_code=403)
     try:
-        data = _editor_payload(camera, zones_json)
+        # No time zone field (an older page): the camera keeps its own.
+        data = _editor_payload(camera, zones_json, (camera.timezone or "UTC") if timezone is None else timezone)
         unknown = sorted({z["merchant"] for z in data["zones"] if z.get("merchant")}
                          - set(db.scalars(select(Merchant.code))))
         if unknown:
@@ -155,7 +171,7 @@ def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annota
         except json.JSONDecodeError:
             kept = zones_for_editor(camera)
         return _editor(page, db, camera, kept if isinstance(kept, list) else [], status_code=422,
-                       flash=page.t("zones.invalid", detail=str(exc)), flash_kind="error")
+                       flash=page.t("zones.invalid", detail=str(exc)), flash_kind="error", timezone=timezone)
     apply_zones(db, zones_file, page.now())
     db.commit()
     return page.redirect(f"/cameras/{camera.id}/zones?saved={len(zones_file.zones)}")
@@ -197,31 +213,12 @@ def accept_proposed_object(camera_id: PathId, proposal_id: Annotated[str, Path(m
     return page.redirect(f"/cameras/{camera.id}/zones")
 
 
-def zones_file_for(camera: Camera) -> ZonesFile:
-    data: dict[str, Any] = {"camera": camera.code, "timezone": camera.timezone or "UTC", "zones": []}
-    for z in sorted(camera.zones, key=lambda z: z.code):
-        zone: dict[str, Any] = {"id": z.code, "kind": z.kind, "polygon": [list(p) for p in z.polygon],
-                                "forbid": list(z.forbid)}
-        if z.merchant is not None:
-            zone["merchant"] = z.merchant.code
-        if z.dwell_s:
-            zone["dwell_s"] = z.dwell_s
-        if z.clear_s:
-            zone["clear_s"] = z.clear_s
-        if z.permits:
-            zone["permits"] = z.permits
-        if z.known_objects:
-            zone["known_objects"] = z.known_objects
-        data["zones"].append(zone)
-    return parse_zones(data, f"zones of {camera.code}")
-
-
 @router.get("/cameras/{camera_id}/zones.yaml", include_in_schema=False)
 def zones_yaml(camera_id: PathId, page: StaffPage, db: DbDep) -> Response:
     camera = _camera(db, camera_id)
-    zones_file = zones_file_for(camera)
-    zones = [{k: v for k, v in z.model_dump(mode="json", exclude_none=True).items() if v != [] or k == "forbid"}
-             for z in zones_file.zones]
+    zones_file = zones_document(camera)  # the same document the edge fetches (api/routes/camera_health.py)
+    # exclude_defaults: a permit's empty hours/days/dates mean "all day / every day / any date", as in a hand file
+    zones = [z.model_dump(mode="json", exclude_defaults=True) for z in zones_file.zones]
     body: dict[str, Any] = {"camera": zones_file.camera, "zones": zones}
     if zones_file.timezone != "UTC":  # the schedules' local time (detector/zones/schedule.py)
         body = {"camera": zones_file.camera, "timezone": zones_file.timezone, "zones": zones}

@@ -148,6 +148,7 @@
       });
       renderList();
       renderFields();
+      renderPermits();
       var out = $("#zones-json");
       if (out) out.value = JSON.stringify(zones);
     }
@@ -197,6 +198,91 @@
         }));
       });
     }
+    /* Schedules of the selected zone (permits: detector/zones/schedule.py). The form edits one permit's
+       categories, first hours window (any further windows from a hand-written file are kept), weekdays and
+       dates; the server validates them with the zones file's schema on save. */
+    var permitSel = -1, permitOwner = null;
+    function label(key) { return labels[key] || key; }
+    function permitSummary(p) {
+      var cats = (p.categories || []).map(function (c) { return label("category." + c); }).join(", ");
+      var hours = p.hours && p.hours.length ? p.hours.join(", ") : label("zones.permit_all_day");
+      var days = p.days && p.days.length ? p.days.map(function (d) { return label("weekday." + d); }).join(" ")
+                                         : label("zones.permit_every_day");
+      return [cats, hours, days].concat(p.dates && p.dates.length ? [p.dates.join(", ")] : []).join(" · ");
+    }
+    function fillPermitForm(p) {
+      var window0 = (p && p.hours && p.hours[0]) || "";
+      var parts = window0.split("-");
+      $("#permit-from").value = window0 ? parts[0] : "";
+      $("#permit-to").value = window0 ? parts.slice(1).join("-") : "";
+      $all(".permit-category").forEach(function (c) { c.checked = !!p && (p.categories || []).indexOf(c.value) >= 0; });
+      $all(".permit-day").forEach(function (c) { c.checked = !!p && (p.days || []).indexOf(c.value) >= 0; });
+      $("#permit-dates").value = p && p.dates ? p.dates.join(", ") : "";
+    }
+    function permitFromForm(kept) {
+      var from = $("#permit-from").value.trim(), to = $("#permit-to").value.trim();
+      var p = {categories: $all(".permit-category").filter(function (c) { return c.checked; })
+                                                   .map(function (c) { return c.value; })};
+      var hours = (from || to ? [from + "-" + to] : []).concat(kept && kept.hours ? kept.hours.slice(1) : []);
+      var days = $all(".permit-day").filter(function (c) { return c.checked; }).map(function (c) { return c.value; });
+      var dates = $("#permit-dates").value.split(/[\s,]+/).filter(function (d) { return d; });
+      if (hours.length) p.hours = hours;
+      if (days.length) p.days = days;
+      if (dates.length) p.dates = dates;
+      return p;
+    }
+    function renderPermits() {
+      var list = $("#permit-list");
+      if (!list) return;
+      var z = zones[sel];
+      $("#permit-fields").disabled = !z;
+      if (permitOwner !== z) { permitOwner = z; permitSel = -1; fillPermitForm(null); }
+      $("#permit-apply").disabled = permitSel < 0;
+      list.innerHTML = "";
+      var permits = (z && z.permits) || [];
+      if (!permits.length) {
+        var none = document.createElement("li");
+        none.className = "muted";
+        none.textContent = label("zones.permit_none");
+        list.appendChild(none);
+      }
+      permits.forEach(function (p, i) {
+        var li = document.createElement("li");
+        li.setAttribute("data-permit", i);
+        if (i === permitSel) li.setAttribute("aria-current", "true");
+        var text = document.createElement("span");
+        text.textContent = permitSummary(p);
+        li.appendChild(text);
+        [["zones.permit_edit", "permit-edit small", function () { permitSel = i; fillPermitForm(p); render(); }],
+         ["zones.permit_delete", "permit-delete danger small", function () {
+           permits.splice(i, 1); permitSel = -1; fillPermitForm(null); render(); }]].forEach(function (b) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = b[1];
+          button.textContent = label(b[0]);
+          button.addEventListener("click", b[2]);
+          li.appendChild(button);
+        });
+        list.appendChild(li);
+      });
+    }
+    function bindPermits() {
+      if (!$("#permit-list")) return;
+      $("#permit-add").addEventListener("click", function () {
+        var z = zones[sel];
+        if (!z) return;
+        z.permits = (z.permits || []).concat([permitFromForm(null)]);
+        permitSel = -1;
+        fillPermitForm(null);
+        render();
+      });
+      $("#permit-apply").addEventListener("click", function () {
+        var z = zones[sel];
+        if (!z || permitSel < 0 || !z.permits[permitSel]) return;
+        z.permits[permitSel] = permitFromForm(z.permits[permitSel]);
+        render();
+      });
+    }
     function newZone() {
       var n = zones.length + 1;
       var ids = zones.map(function (z) { return z.id; });
@@ -215,6 +301,7 @@
 
     if (editable) {
       bindFields();
+      bindPermits();
       $("#zone-new").addEventListener("click", newZone);
       $("#zone-undo").addEventListener("click", function () { var z = zones[sel]; if (z) { z.polygon.pop(); render(); } });
       $("#zone-delete").addEventListener("click", function () {
