@@ -6,6 +6,9 @@ carry, and a bad window is the schema's clear message on the page with nothing s
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -20,9 +23,8 @@ from api.db.session import session_scope
 from api.services.registration import apply_zones, create_device
 from detector.zones.schedule import Permit
 from detector.zones.schema import parse_zones
-from tests.web.conftest import WebServer, login
+from tests.web.conftest import WebServer, form_client, login
 
-pytestmark = pytest.mark.browser
 CODE = "cam-sched-07"
 DEVICE = "edge-sched-07"
 
@@ -53,7 +55,9 @@ def _saved_permits(web_server: WebServer) -> tuple[str | None, list | None]:
         return camera.timezone, zone.permits
 
 
+@pytest.mark.browser
 def test_operator_edits_a_zone_schedule(context, web_server: WebServer, schedule_camera, artifacts_dir: Path) -> None:
+    """A zone editor (admin) adds two permits and the time zone, saves, breaks one window, deletes them."""
     camera_id, key = schedule_camera
     page = context.new_page()
     login(page, "admin", next_path=f"/cameras/{camera_id}/zones")
@@ -90,6 +94,15 @@ def test_operator_edits_a_zone_schedule(context, web_server: WebServer, schedule
         assert zones_file.timezone == "Asia/Shanghai"
         assert zones_file.zones[0].permits == expected
 
+    # An operator (no zone editing) sees the schedule read-only.
+    viewer_ctx = context.browser.new_context(base_url=web_server.base_url, locale="zh-CN")
+    viewer = viewer_ctx.new_page()
+    login(viewer, "op", next_path=f"/cameras/{camera_id}/zones")
+    expect(viewer.locator("#permit-view li")).to_have_count(2)
+    expect(viewer.locator("#permit-view li").first).to_contain_text("22:00-02:00")
+    expect(viewer.locator("#permit-add")).to_have_count(0)
+    viewer_ctx.close()
+
     # A bad window (start equals end): the schema's message on the page, a 4xx, and nothing saved.
     page.click("#permit-list li[data-permit='0'] button.permit-edit")
     expect(page.locator("#permit-from")).to_have_value("22:00")
@@ -119,3 +132,38 @@ def test_operator_edits_a_zone_schedule(context, web_server: WebServer, schedule
     expect(page.locator(".flash")).to_contain_text("已保存 1 个区域")
     download = parse_zones(yaml.safe_load(page.request.get(f"/cameras/{camera_id}/zones.yaml").text()), "download")
     assert download.zones[0].permits == [] and _saved_permits(web_server) == ("Asia/Shanghai", None)
+
+
+ZONE = {"id": "z-night", "kind": "sidewalk", "polygon": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95], [0.1, 0.95]],
+        "forbid": ["street_vending", "exposed_garbage"]}
+
+
+@pytest.mark.parametrize(("permits", "timezone", "message"), [
+    ("22:00-02:00", "UTC", "zone 'z-night', permits"),
+    ([5], "UTC", "zone 'z-night', permits"),
+    ([{"categories": ["fireworks"]}], "UTC", "categories"),
+    ([{"categories": []}], "UTC", "at least 1 item"),
+    ([{"categories": ["street_vending"], "hours": ["25:00-26:00"]}], "UTC", "expected HH:MM-HH:MM"),
+    ([{"categories": ["street_vending"], "hours": "10:00-22:00"}], "UTC", "hours"),
+    ([{"categories": ["street_vending"], "days": ["someday"]}], "UTC", "day 'someday'"),
+    ([{"categories": ["street_vending"], "dates": ["2026-02-30"]}], "UTC", "dates"),
+    ([{"categories": ["street_vending"], "nights": ["fri"]}], "UTC", "nights"),
+    ([{"categories": ["street_vending"]}], "", "UTC"),  # an empty time zone is UTC: this one is saved
+    ([{"categories": ["street_vending"]}], "Europe/Nowhere", "unknown time zone"),
+])
+def test_crafted_schedules_are_a_clear_4xx(web_server: WebServer, schedule_camera, permits: object, timezone: str,
+                                           message: str) -> None:
+    """What a hand-made POST can send in place of the editor's permits: a 422 naming the fault, nothing saved."""
+    camera_id, _ = schedule_camera
+    client, csrf = form_client(web_server, "admin")
+    r = client.post(f"/cameras/{camera_id}/zones", data={
+        "csrf_token": csrf, "timezone": timezone, "zones_json": json.dumps([ZONE | {"permits": permits}])})
+    client.close()
+    if timezone == "":
+        assert r.status_code == 303, r.text
+        assert _saved_permits(web_server) == ("UTC", [{"categories": ["street_vending"]}])
+        return
+    assert r.status_code == 422, r.text
+    flash = re.search(r'<p class="flash error"[^>]*>(.*?)</p>', r.text, re.S)
+    assert flash is not None and message in html.unescape(flash.group(1)), r.text[:2000]
+    assert _saved_permits(web_server) == ("UTC", None)

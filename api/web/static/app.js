@@ -203,27 +203,29 @@
        dates; the server validates them with the zones file's schema on save. */
     var permitSel = -1, permitOwner = null;
     function label(key) { return labels[key] || key; }
+    function asList(v) { return Array.isArray(v) ? v : (v == null ? [] : [v]); }
     function permitSummary(p) {
-      var cats = (p.categories || []).map(function (c) { return label("category." + c); }).join(", ");
-      var hours = p.hours && p.hours.length ? p.hours.join(", ") : label("zones.permit_all_day");
-      var days = p.days && p.days.length ? p.days.map(function (d) { return label("weekday." + d); }).join(" ")
-                                         : label("zones.permit_every_day");
-      return [cats, hours, days].concat(p.dates && p.dates.length ? [p.dates.join(", ")] : []).join(" · ");
+      if (!p || typeof p !== "object") return String(p);  // a hand-made POST sent back with its error
+      var cats = asList(p.categories).map(function (c) { return label("category." + c); }).join(", ");
+      var hours = asList(p.hours).length ? asList(p.hours).join(", ") : label("zones.permit_all_day");
+      var days = asList(p.days).length ? asList(p.days).map(function (d) { return label("weekday." + d); }).join(" ")
+                                     : label("zones.permit_every_day");
+      return [cats, hours, days].concat(asList(p.dates).length ? [asList(p.dates).join(", ")] : []).join(" · ");
     }
     function fillPermitForm(p) {
-      var window0 = (p && p.hours && p.hours[0]) || "";
+      var window0 = String((p && asList(p.hours)[0]) || "");
       var parts = window0.split("-");
       $("#permit-from").value = window0 ? parts[0] : "";
       $("#permit-to").value = window0 ? parts.slice(1).join("-") : "";
-      $all(".permit-category").forEach(function (c) { c.checked = !!p && (p.categories || []).indexOf(c.value) >= 0; });
-      $all(".permit-day").forEach(function (c) { c.checked = !!p && (p.days || []).indexOf(c.value) >= 0; });
-      $("#permit-dates").value = p && p.dates ? p.dates.join(", ") : "";
+      $all(".permit-category").forEach(function (c) { c.checked = !!p && asList(p.categories).indexOf(c.value) >= 0; });
+      $all(".permit-day").forEach(function (c) { c.checked = !!p && asList(p.days).indexOf(c.value) >= 0; });
+      $("#permit-dates").value = p ? asList(p.dates).join(", ") : "";
     }
     function permitFromForm(kept) {
       var from = $("#permit-from").value.trim(), to = $("#permit-to").value.trim();
       var p = {categories: $all(".permit-category").filter(function (c) { return c.checked; })
                                                    .map(function (c) { return c.value; })};
-      var hours = (from || to ? [from + "-" + to] : []).concat(kept && kept.hours ? kept.hours.slice(1) : []);
+      var hours = (from || to ? [from + "-" + to] : []).concat(kept ? asList(kept.hours).slice(1) : []);
       var days = $all(".permit-day").filter(function (c) { return c.checked; }).map(function (c) { return c.value; });
       var dates = $("#permit-dates").value.split(/[\s,]+/).filter(function (d) { return d; });
       if (hours.length) p.hours = hours;
@@ -239,7 +241,7 @@
       if (permitOwner !== z) { permitOwner = z; permitSel = -1; fillPermitForm(null); }
       $("#permit-apply").disabled = permitSel < 0;
       list.innerHTML = "";
-      var permits = (z && z.permits) || [];
+      var permits = z && Array.isArray(z.permits) ? z.permits : [];
       if (!permits.length) {
         var none = document.createElement("li");
         none.className = "muted";
