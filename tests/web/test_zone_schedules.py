@@ -167,3 +167,22 @@ def test_crafted_schedules_are_a_clear_4xx(web_server: WebServer, schedule_camer
     flash = re.search(r'<p class="flash error"[^>]*>(.*?)</p>', r.text, re.S)
     assert flash is not None and message in html.unescape(flash.group(1)), r.text[:2000]
     assert _saved_permits(web_server) == ("UTC", None)
+
+
+@pytest.mark.browser
+def test_editing_keeps_a_hand_written_permits_other_windows(context, web_server: WebServer, schedule_camera) -> None:
+    """A permit from a zones file with two windows: the form edits the first, the second is kept, not lost."""
+    camera_id, _ = schedule_camera
+    with session_scope(web_server.app.state.session_factory) as s:
+        apply_zones(s, parse_zones({"camera": CODE, "timezone": "Asia/Shanghai", "zones": [ZONE | {"permits": [
+            {"categories": ["out_of_store_trading"], "hours": ["06:00-08:00", "18:00-20:00"]}]}]}), datetime.now(UTC))
+    page = context.new_page()
+    login(page, "sup", next_path=f"/cameras/{camera_id}/zones")
+    page.click("#permit-list li[data-permit='0'] button.permit-edit")
+    expect(page.locator("#permit-to")).to_have_value("08:00")
+    page.fill("#permit-from", "07:00")
+    page.click("#permit-apply")
+    page.click("#zone-save")
+    expect(page.locator(".flash")).to_contain_text("已保存 1 个区域")
+    assert _saved_permits(web_server) == ("Asia/Shanghai", [
+        {"categories": ["out_of_store_trading"], "hours": ["07:00-08:00", "18:00-20:00"]}])
