@@ -146,17 +146,26 @@ def _editor_payload(camera: Camera, raw: str, timezone: str) -> dict[str, Any]:
     return {"camera": camera.code, "timezone": timezone.strip() or "UTC", "zones": zones}
 
 
-@router.post("/cameras/{camera_id}/zones", include_in_schema=False)
-def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
-               csrf_token: Annotated[str, Form()] = "",
-               timezone: Annotated[str | None, Form(max_length=64)] = None) -> Response:
+def _zone_edit(page: StaffPage, db: DbDep, camera_id: int, csrf_token: str) -> Camera | Response:
+    """The camera of a zone-editing POST, or the answer that refuses it (bad CSRF; a role that may not edit zones:
+    the same rule as PUT /api/v1/cameras/{code}/zones)."""
     if (refused := page.csrf_refused(csrf_token)) is not None:
         return refused
     camera = _camera(db, camera_id)
     assert page.user is not None
-    if not may_edit_zones(page.user):  # the same rule as PUT /api/v1/cameras/{code}/zones
+    if not may_edit_zones(page.user):
         return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
                        flash_kind="error", status_code=403)
+    return camera
+
+
+@router.post("/cameras/{camera_id}/zones", include_in_schema=False)
+def save_zones(camera_id: PathId, page: StaffPage, db: DbDep, zones_json: Annotated[str, Form(max_length=500_000)],
+               csrf_token: Annotated[str, Form()] = "",
+               timezone: Annotated[str | None, Form(max_length=64)] = None) -> Response:
+    camera = _zone_edit(page, db, camera_id, csrf_token)
+    if isinstance(camera, Response):
+        return camera
     try:
         # No time zone field (an older page): the camera keeps its own.
         data = _editor_payload(camera, zones_json, (camera.timezone or "UTC") if timezone is None else timezone)
@@ -182,13 +191,9 @@ def delete_known_object(camera_id: PathId, zone_code: Annotated[str, Path(max_le
                         known_id: Annotated[str, Path(max_length=64)], page: StaffPage, db: DbDep,
                         csrf_token: Annotated[str, Form()] = "") -> Response:
     """Forget a remembered object (issue 16): the zone's detections there count again from the next sync."""
-    if (refused := page.csrf_refused(csrf_token)) is not None:
-        return refused
-    camera = _camera(db, camera_id)
-    assert page.user is not None
-    if not may_edit_zones(page.user):
-        return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
-                       flash_kind="error", status_code=403)
+    camera = _zone_edit(page, db, camera_id, csrf_token)
+    if isinstance(camera, Response):
+        return camera
     zone = next((z for z in camera.zones if z.code == zone_code), None)
     if zone is None:
         raise HTTPException(404, f"zone {zone_code!r} not found on camera {camera.code}")
@@ -201,13 +206,9 @@ def delete_known_object(camera_id: PathId, zone_code: Annotated[str, Path(max_le
 def accept_proposed_object(camera_id: PathId, proposal_id: Annotated[str, Path(max_length=64)], page: StaffPage,
                            db: DbDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     """Commissioning (issue 16): accept a static object the edge proposed as a known object of its zone."""
-    if (refused := page.csrf_refused(csrf_token)) is not None:
-        return refused
-    camera = _camera(db, camera_id)
-    assert page.user is not None
-    if not may_edit_zones(page.user):
-        return _editor(page, db, camera, zones_for_editor(camera), flash=page.t("error.forbidden"),
-                       flash_kind="error", status_code=403)
+    camera = _zone_edit(page, db, camera_id, csrf_token)
+    if isinstance(camera, Response):
+        return camera
     accept_proposal(db, camera, proposal_id, f"user:{page.user.username}", page.now())
     db.commit()
     return page.redirect(f"/cameras/{camera.id}/zones")

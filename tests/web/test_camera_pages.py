@@ -50,9 +50,8 @@ def own_camera(web_server: WebServer):  # type: ignore[no-untyped-def]
                 s.delete(row)
 
 
-def test_zone_editor_shows_the_real_picture_and_cameras_page_the_health(context, web_server: WebServer, own_camera: str,
-                                                                        artifacts_dir: Path) -> None:
-    code = own_camera
+def _corner_camera_with_its_edge(web_server: WebServer, code: str) -> tuple[int, str]:
+    """The test's camera with one pavement zone (z-corner) and an edge device that owns it: (camera id, edge key)."""
     now = datetime.now(UTC)
     with session_scope(web_server.app.state.session_factory) as s:
         apply_zones(s, parse_zones({"camera": code, "zones": [
@@ -60,7 +59,13 @@ def test_zone_editor_shows_the_real_picture_and_cameras_page_the_health(context,
              "forbid": ["exposed_garbage"]}]}), now, camera_name="拐角店铺", road="解放路")
         _, key = create_device(s, "edge-health-09", [code], now)
     with session_scope(web_server.app.state.session_factory) as s:
-        camera_id = s.scalar(select(Camera.id).where(Camera.code == code))
+        return s.scalar(select(Camera.id).where(Camera.code == code)), key
+
+
+def test_zone_editor_shows_the_real_picture_and_cameras_page_the_health(context, web_server: WebServer, own_camera: str,
+                                                                        artifacts_dir: Path) -> None:
+    code = own_camera
+    camera_id, key = _corner_camera_with_its_edge(web_server, code)
     picture = street_frame()
     edge = httpx.Client(base_url=web_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     health = {"online": True, "last_frame_age_s": 0.5, "analysis_fps": 1.0, "decode_errors": 0, "reconnects": 1,
@@ -118,23 +123,17 @@ def test_reject_remember_and_forget_in_the_console(context, web_server: WebServe
     )
 
     code = own_camera
-    now = datetime.now(UTC)
-    with session_scope(web_server.app.state.session_factory) as s:
-        apply_zones(s, parse_zones({"camera": code, "zones": [
-            {"id": "z-corner", "kind": "sidewalk", "polygon": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95], [0.1, 0.95]],
-             "forbid": ["exposed_garbage"]}]}), now, camera_name="拐角店铺", road="解放路")
-        _, key = create_device(s, "edge-health-09", [code], now)
-    with session_scope(web_server.app.state.session_factory) as s:
-        camera_id = s.scalar(select(Camera.id).where(Camera.code == code))
+    camera_id, key = _corner_camera_with_its_edge(web_server, code)
     picture = street_frame()
     edge = httpx.Client(base_url=web_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert edge.put(f"/api/v1/device/cameras/{code}/picture", content=picture,
                     headers={"Content-Type": "image/jpeg"}).status_code == 201
+    now = datetime.now(UTC).replace(microsecond=0)
     ref = EvidenceRef(name="raw", kind=EvidenceKind.RAW, content_type="image/jpeg",
                       sha256=hashlib.sha256(picture).hexdigest(), size=len(picture))
     event = ViolationEvent.for_episode(
         type=EventType.STARTED, seq=0, camera=code, zone="z-corner", category=Category.EXPOSED_GARBAGE,
-        started_at=now.replace(microsecond=0), observed_at=now.replace(microsecond=0), confidence=0.7,
+        started_at=now, observed_at=now, confidence=0.7,
         model=ModelInfo(name="frontage-n", version="test"), evidence=[ref], frame_size=(960, 540),
         detections=[EventDetection(class_name="trash_bag", category=Category.EXPOSED_GARBAGE, score=0.7,
                                    box=[0.2, 0.7, 0.3, 0.9])])
@@ -165,14 +164,7 @@ def test_accept_a_proposed_fixture(context, web_server: WebServer, own_camera: s
     """Commissioning: the edge's health report proposes a static object; the zone editor shows it on the real
     picture; one click makes it a known object (nothing was suppressed before)."""
     code = own_camera
-    now = datetime.now(UTC)
-    with session_scope(web_server.app.state.session_factory) as s:
-        apply_zones(s, parse_zones({"camera": code, "zones": [
-            {"id": "z-corner", "kind": "sidewalk", "polygon": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95], [0.1, 0.95]],
-             "forbid": ["exposed_garbage"]}]}), now, camera_name="拐角店铺", road="解放路")
-        _, key = create_device(s, "edge-health-09", [code], now)
-    with session_scope(web_server.app.state.session_factory) as s:
-        camera_id = s.scalar(select(Camera.id).where(Camera.code == code))
+    camera_id, key = _corner_camera_with_its_edge(web_server, code)
     edge = httpx.Client(base_url=web_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert edge.put(f"/api/v1/device/cameras/{code}/picture", content=street_frame(),
                     headers={"Content-Type": "image/jpeg"}).status_code == 201
