@@ -141,7 +141,7 @@ def run(shared: Path, model: Path, *, loop_s: float, clip_s: float, still_s: flo
     backend = load_backend(ModelConfig(path=str(model), max_batch=4))
     classmap = ClassMap.load(classes_file_for(model))
     policies = {"3.1": RulePolicy.legacy(), "current": RulePolicy()}
-    result: dict = {"model": str(model), "version": str(backend.version), "policy": RulePolicy().model_dump(),
+    result: dict = {"model": str(model), "version": str(backend.version), "engine": backend.backend, "policy": RulePolicy().model_dump(),
                     "min_score": classmap.min_score,
                     "loop_s": loop_s, "clip_s": clip_s, "still_s": still_s, "looped": {}, "composited": {},
                     "swaying": {}, "stills": {}, "photos": {}}
