@@ -1,23 +1,37 @@
-"""End to end: CPU seconds per analysed stream-second of ``frontage analyze`` against the naive ultralytics loop.
+"""End to end: CPU seconds per analysed stream-second of ``frontage analyze`` (and of N edge cameras) against the
+naive ultralytics loop.
 
-Both are whole processes on the same sample clip (``sample_videos/market-street-day.mp4``: 960x540, 10 fps,
-180 s), the same weights and the same input size (640, the model's own; both letterbox 960x540 into 640x384):
+All are whole processes on the same sample clip (``sample_videos/market-street-day.mp4`` and
+``rainy-lane.mp4``: 960x540, 10 fps, a keyframe every 2 s, 180 s and 160 s), the same weights and the same
+input size (640, the model's own; both letterbox 960x540 into 640x384):
 
 * Frontage — ``python -m detector analyze CLIP --zones ZONES --json OUT`` at its default 1 analysis/s:
   decode, the engine ``backend: auto`` chose (measured once before the rounds, then cached), tracking,
   zones, rules, episodes.
+* N edge cameras — the real ``EdgeRuntime`` (``frontage edge``'s loop: batcher, outbox, health reporter) with
+  N file cameras of the clip read as fast as possible (``realtime: false``), until their ends
+  (``python -m bench.e2e --edge N CLIP ZONES``); CPU per analysed stream-second = CPU / (N x clip length).
+* Every lever on — the same pipeline as analyze (``analysis_config`` + ``build_pipeline``) with every lever of
+  ``bench.streams.LEVERS`` switched on (``python -m bench.e2e --profile --all-levers CLIP``): what the levers
+  buy end to end while some are still off by default; its stage profile comes with it.
 * Baseline — ``YOLO("models/frontage-n.pt").predict(source=CLIP, stream=True, vid_stride=10, imgsz=640)``,
-  one frame in ten (1 frame/s on this clip), boxes only: no tracking, no zones, no episodes.
+  one frame in ten (1 frame/s on this clip), boxes only: no tracking, no zones, no episodes. N such loops
+  cost N times one (nothing is shared between them), so one loop is the baseline per stream.
 
 CPU time is the child process's user + system time (all its threads), startup and model load included: what
 running the command costs. Each round also runs both on the clip's first 20 s (stream copy, same frames):
 the difference between the two lengths is the steady-state rate with startup taken out. Rounds alternate
-the commands, so load from other work on a shared box falls on both; the best round of each counts.
+the commands (and the clips), so load from other work on a shared box falls on all; the best round of each
+counts.
+
+Where ``frontage analyze``'s CPU goes (``python -m bench.e2e --profile [CLIP]``): one in-process run of the same
+pipeline (``analyze_video``) with process CPU time taken around each stage: imports, model load (with auto's
+cached choice), decode (the camera's next frame), gate, letterbox + box decode/NMS, the model run, tracker,
+rules (class map, zones, episode rules, evidence).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
@@ -28,10 +42,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, BenchError, Context, Row
+from bench.common import (
+    ROOT,
+    BenchError,
+    Context,
+    Overrides,
+    Row,
+    apply_overrides,
+    cpu_seconds,
+    describe,
+    parse_set,
+)
 
+CPU_AT_IMPORT = cpu_seconds()  # --profile: what the interpreter took before this module (imports counted after)
+CLIPS = ("market-street-day", "rainy-lane")  # rainy-lane: the clip of the issue's Intel measurement
 CLIP = ROOT / "sample_videos" / "market-street-day.mp4"
 ZONES = ROOT / "sample_videos" / "market-street-day.zones.yaml"
+EDGE_CAMERAS = 4
 PT = ROOT / "models" / "frontage-n.pt"
 ONNX = ROOT / "models" / "frontage-n.onnx"
 IMGSZ = 640
@@ -95,73 +122,250 @@ def timed_process(cmd: list[str], env: dict[str, str]) -> tuple[float, float, st
     return cpu, wall, proc.stdout
 
 
+def _clip_files(name: str) -> tuple[Path, Path]:
+    return ROOT / "sample_videos" / f"{name}.mp4", ROOT / "sample_videos" / f"{name}.zones.yaml"
+
+
+def _engine_of(data_dir: Path) -> str | None:
+    """The engine auto chose for the shipped model on this machine (informative only)."""
+    try:
+        engines = json.loads((data_dir / "engines.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return next((e.get("choice") for e in engines.values() if e.get("model", "").endswith(ONNX.name)), None)
+
+
 def run(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
-    for needed in (CLIP, ZONES, PT, ONNX):
+    clips = [_clip_files(name) for name in (CLIPS[:1] if ctx.quick else CLIPS)]
+    for needed in (PT, ONNX, *(p for pair in clips for p in pair)):
         if not needed.exists():
             raise BenchError(f"{needed.relative_to(ROOT)} missing")
     rounds = 2 if ctx.quick else 3
-    stream_s = _clip_seconds(CLIP)
     data_dir = ROOT / "var" / "bench" / "engines"  # auto-selection's measurements, kept between runs
     env = {**os.environ, "FRONTAGE_DATA_DIR": str(data_dir), "YOLO_VERBOSE": "False"}
+    details: dict[str, Any] = {"imgsz": IMGSZ, "rounds": rounds, "clips": {}}
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         out_json = Path(tmp) / "episodes.json"
-        short = head_of_clip(CLIP, SHORT_S)
-        short_s = _clip_seconds(short)
 
-        def frontage(clip: Path) -> list[str]:
-            return [sys.executable, "-m", "detector", "analyze", str(clip), "--zones", str(ZONES), "--json", str(out_json)]
+        def frontage(clip: Path, zones: Path) -> list[str]:
+            return [sys.executable, "-m", "detector", "analyze", str(clip), "--zones", str(zones), "--json", str(out_json)]
 
         def naive(clip: Path) -> list[str]:
             return [sys.executable, "-c", NAIVE, str(PT), str(clip), str(VID_STRIDE), str(IMGSZ)]
 
+        def levers(clip: Path, zones: Path) -> list[str]:  # analyze's pipeline, every lever of bench.streams on
+            return [sys.executable, "-m", "bench.e2e", "--profile", "--all-levers", str(clip), str(zones)]
+
+        def edge(clip: Path, zones: Path) -> list[str]:
+            return [sys.executable, "-m", "bench.e2e", "--edge", str(EDGE_CAMERAS), str(clip), str(zones)]
+
         ctx.log("e2e: warm-up (auto-selection measures the engines once, the OS caches the files)")
-        timed_process(frontage(short), env)
-        timed_process(naive(short), env)
-        ours: list[tuple[float, float]] = []
-        theirs: list[tuple[float, float]] = []
-        ours_short: list[float] = []
-        theirs_short: list[float] = []
-        naive_frames = 0
+        shorts = {clip: head_of_clip(clip, SHORT_S) for clip, _ in clips}
+        timed_process(frontage(shorts[clips[0][0]], clips[0][1]), env)
+        timed_process(naive(shorts[clips[0][0]]), env)
+        cpu: dict[tuple[str, str, str], list[float]] = {}  # (clip, command, long|short) -> CPU s per round
+        wall: dict[tuple[str, str], list[float]] = {}
+        results: dict[str, dict[str, Any]] = {}
+        naive_frames: dict[str, int] = {}
+        profiles: dict[str, dict[str, Any]] = {}  # the all-levers runs: their stages
+        edge_out: dict[str, Any] = {}
         for r in range(rounds):
-            ctx.log(f"e2e: round {r + 1}/{rounds}: frontage analyze")
-            ours_short.append(timed_process(frontage(short), env)[0])
-            cpu, wall, _ = timed_process(frontage(CLIP), env)
-            ours.append((cpu, wall))
-            ctx.log(f"e2e: round {r + 1}/{rounds}: naive ultralytics loop")
-            theirs_short.append(timed_process(naive(short), env)[0])
-            cpu, wall, stdout = timed_process(naive(CLIP), env)
-            theirs.append((cpu, wall))
-            naive_frames = int(stdout.strip().splitlines()[-1])
-        result = json.loads(out_json.read_text())
-    engines: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):  # the engine's name is informative only
-        engines = json.loads((data_dir / "engines.json").read_text())
-    choice = next((e.get("choice") for e in engines.values() if e.get("model", "").endswith(ONNX.name)), None)
-    ours_cpu = min(c for c, _ in ours) / stream_s
-    theirs_cpu = min(c for c, _ in theirs) / stream_s
-    # steady state: (long - short) / (long - short seconds), each from its best round
-    ours_rate = (min(c for c, _ in ours) - min(ours_short)) / (stream_s - short_s)
-    theirs_rate = (min(c for c, _ in theirs) - min(theirs_short)) / (stream_s - short_s)
-    details = {
-        "clip": str(CLIP.relative_to(ROOT)), "stream_s": stream_s, "imgsz": IMGSZ, "rounds": rounds,
-        "frontage_frames": result.get("frames"), "frontage_episodes": len(result.get("episodes", [])),
-        "frontage_imgsz": result.get("imgsz"), "engine": choice, "naive_frames": naive_frames,
-        "frontage_cpu_s_rounds": [round(c, 2) for c, _ in ours], "frontage_wall_s_rounds": [round(w, 2) for _, w in ours],
-        "naive_cpu_s_rounds": [round(c, 2) for c, _ in theirs], "naive_wall_s_rounds": [round(w, 2) for _, w in theirs],
-        "short_s": short_s, "frontage_short_cpu_s_rounds": [round(c, 2) for c in ours_short],
-        "naive_short_cpu_s_rounds": [round(c, 2) for c in theirs_short],
-        "startup_cpu_s": {"frontage": round(min(c for c, _ in ours) - ours_rate * stream_s, 2),
-                          "naive": round(min(c for c, _ in theirs) - theirs_rate * stream_s, 2)},
-    }
-    rows = [Row(
-        what="CPU s per analysed stream-second, whole command", project=ours_cpu, baseline=theirs_cpu, unit="CPU s/s",
-        higher_is_better=False, project_label=f"frontage analyze, {choice or 'auto'}, 1 frame/s",
-        baseline_label=f"YOLO(pt).predict(stream, vid_stride={VID_STRIDE})",
-        note=f"{CLIP.name} {stream_s:.0f} s, imgsz {IMGSZ}, {result.get('frames')} vs {naive_frames} frames, "
-             f"episodes {len(result.get('episodes', []))} vs none; startup included"),
-        Row(what="CPU s per analysed stream-second, steady state", project=ours_rate, baseline=theirs_rate,
-            unit="CPU s/s", higher_is_better=False, project_label=f"frontage analyze, {choice or 'auto'}",
+            for clip, zones in clips:
+                commands = [("frontage", frontage(clip, zones), frontage(shorts[clip], zones)),
+                            ("naive", naive(clip), naive(shorts[clip])),
+                            ("levers", levers(clip, zones), levers(shorts[clip], zones))]
+                if clip == clips[0][0] and not ctx.quick:
+                    commands.append(("edge", edge(clip, zones), None))
+                for what, long_cmd, short_cmd in (commands if r % 2 == 0 else commands[::-1]):
+                    ctx.log(f"e2e: round {r + 1}/{rounds}: {clip.name}: {what}")
+                    if short_cmd is not None:
+                        cpu.setdefault((clip.name, what, "short"), []).append(timed_process(short_cmd, env)[0])
+                    c, w, stdout = timed_process(long_cmd, env)
+                    cpu.setdefault((clip.name, what, "long"), []).append(c)
+                    wall.setdefault((clip.name, what), []).append(w)
+                    if what == "frontage":
+                        results[clip.name] = json.loads(out_json.read_text())
+                    elif what == "naive":
+                        naive_frames[clip.name] = int(stdout.strip().splitlines()[-1])
+                    elif what == "levers":
+                        profiles[clip.name] = json.loads(stdout)
+                    else:
+                        edge_out = json.loads(stdout.strip().splitlines()[-1])
+    engine = _engine_of(data_dir)
+    for clip, _ in clips:
+        stream_s = _clip_seconds(clip)
+        short_s = _clip_seconds(shorts[clip])
+        best = {what: min(cpu[(clip.name, what, "long")]) for what in ("frontage", "naive", "levers")}
+        rate = {what: (best[what] - min(cpu[(clip.name, what, "short")])) / (stream_s - short_s)
+                for what in ("frontage", "naive", "levers")}
+        result = results[clip.name]
+        ran = result.get("engine") or engine or "auto"
+        startup = {what: round(best[what] - rate[what] * stream_s, 2) for what in best}
+        details["clips"][clip.name] = {
+            "stream_s": stream_s, "short_s": short_s, "engine": ran, "frontage_frames": result.get("frames"),
+            "frontage_inferred": result.get("frames_inferred"), "frontage_gated": result.get("frames_gated"),
+            "frontage_episodes": len(result.get("episodes", [])), "frontage_imgsz": result.get("imgsz"),
+            "naive_frames": naive_frames[clip.name], "startup_cpu_s": startup,
+            **{f"{what}_{kind}_cpu_s_rounds": [round(c, 2) for c in cpu[(clip.name, what, kind)]]
+               for what in ("frontage", "naive", "levers") for kind in ("long", "short")},
+            **{f"{what}_wall_s_rounds": [round(w, 2) for w in wall[(clip.name, what)]]
+               for what in ("frontage", "naive", "levers")},
+            "levers_profile": profiles[clip.name],
+        }
+        inferred = f"model on {result.get('frames_inferred')} of {result.get('frames')}"
+        rows.append(Row(
+            what=f"CPU s per analysed stream-second, whole command, {clip.name}", project=best["frontage"] / stream_s,
+            baseline=best["naive"] / stream_s, unit="CPU s/s", higher_is_better=False,
+            project_label=f"frontage analyze, {ran}, 1 frame/s, {inferred}",
+            baseline_label=f"YOLO(pt).predict(stream, vid_stride={VID_STRIDE})",
+            note=f"{stream_s:.0f} s clip, imgsz {IMGSZ}, {result.get('frames')} vs {naive_frames[clip.name]} frames, "
+                 f"episodes {len(result.get('episodes', []))} vs none; startup included"))
+        rows.append(Row(
+            what=f"CPU s per analysed stream-second, steady state, {clip.name}", project=rate["frontage"],
+            baseline=rate["naive"], unit="CPU s/s", higher_is_better=False, project_label=f"frontage analyze, {ran}",
             baseline_label="the same loop",
             note=f"({stream_s:.0f} s run - {short_s:.0f} s run) / {stream_s - short_s:.0f} s: startup taken out "
-                 f"(startup {details['startup_cpu_s']['frontage']:.1f} vs {details['startup_cpu_s']['naive']:.1f} CPU s)")]
+                 f"(startup {startup['frontage']:.1f} vs {startup['naive']:.1f} CPU s)"))
+        prof = profiles[clip.name]
+        rows.append(Row(
+            what=f"CPU s per analysed stream-second, every lever on, {clip.name}", project=best["levers"] / stream_s,
+            baseline=best["naive"] / stream_s, unit="CPU s/s", higher_is_better=False,
+            project_label=f"analyze's pipeline, {prof['engine']}, model on {prof['frames_inferred']} of "
+                          f"{prof['frames']}, {prof['episodes']} episodes",
+            baseline_label=f"YOLO(pt).predict(stream, vid_stride={VID_STRIDE})",
+            note=f"python -m bench.e2e --profile --all-levers ({describe(prof['overrides'])}); steady state "
+                 f"{rate['levers']:.3f} vs {rate['naive']:.3f} ({rate['naive'] / rate['levers']:.2f}x)"))
+        if (clip.name, "edge", "long") in cpu:
+            best_edge = min(cpu[(clip.name, "edge", "long")])
+            details["clips"][clip.name]["edge"] = {
+                "cameras": EDGE_CAMERAS, "cpu_s_rounds": [round(c, 2) for c in cpu[(clip.name, "edge", "long")]],
+                "wall_s_rounds": [round(w, 2) for w in wall[(clip.name, "edge")]], **edge_out}
+            rows.append(Row(
+                what=f"CPU s per analysed stream-second, {EDGE_CAMERAS} edge cameras, {clip.name}",
+                project=best_edge / (EDGE_CAMERAS * stream_s), baseline=best["naive"] / stream_s, unit="CPU s/s",
+                higher_is_better=False,
+                project_label=f"EdgeRuntime, {EDGE_CAMERAS} file cameras, {edge_out.get('engine', ran)}, "
+                              f"model on {edge_out.get('frames_inferred')} of {edge_out.get('frames')}",
+                baseline_label="one naive loop per stream",
+                note=f"{EDGE_CAMERAS} x {stream_s:.0f} s, one process, startup included"))
     return rows, details
+
+
+# -- the N-camera edge (a child process of run) -------------------------------------------------------
+def run_edge(n: int, clip: Path, zones: Path) -> dict[str, Any]:
+    """The real edge loop with ``n`` file cameras of ``clip`` read as fast as possible, to their ends."""
+    import logging
+
+    from detector.config import EdgeConfig
+    from detector.pipeline.live import EdgeRuntime
+
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = EdgeConfig.model_validate({
+            "service_url": "http://127.0.0.1:9",  # nothing listens: the events wait in the outbox
+            "device_id": "bench-edge", "device_key": "fe_bench", "model": {"path": str(ONNX)},
+            "cameras": [{"id": f"cam-{i:02d}", "url": str(clip), "zones": str(zones), "realtime": False}
+                        for i in range(n)],
+            "outbox": str(Path(tmp) / "outbox.db"), "evidence_dir": str(Path(tmp) / "evidence"),
+        })
+        runtime = EdgeRuntime(cfg, exit_when_done=True, drain_timeout_s=0.2)
+        code = runtime.run()  # 3: the outbox was not delivered (no service): expected here
+        counts = [f.counts for f in runtime.feeds]
+        return {"exit": code, "engine": getattr(runtime.backend, "backend", None),
+                "frames": sum(c.frames for c in counts), "frames_inferred": sum(c.inferred for c in counts),
+                "events": sum(c.events for c in counts)}
+
+
+# -- where analyze's CPU goes (a child process: imports count) ------------------------------------------
+def profile_analyze(clip: Path, zones: Path, overrides: Overrides | None = None) -> dict[str, Any]:
+    """One ``analyze_video``-equivalent run with process CPU time taken around each stage (see the module doc);
+    ``overrides``: dotted config keys on analyze's config (``{"gating.mode": "static"}``)."""
+    at_start = CPU_AT_IMPORT  # the interpreter and bench.common
+    from detector.config import PipelineConfig
+    from detector.gating import MotionGate
+    from detector.pipeline.build import build_pipeline, load_model
+    from detector.pipeline.offline import ReportSink, analysis_config
+
+    after_imports = cpu_seconds()
+    cfg = analysis_config(clip, zones)
+    if overrides:
+        cfg = PipelineConfig.model_validate(apply_overrides(cfg.model_dump(), overrides))
+    backend, classmap = load_model(cfg)
+    after_model = cpu_seconds()
+    spent: dict[str, float] = {}
+
+    def timed(obj: Any, attr: str, bucket: str) -> None:
+        inner = getattr(obj, attr)
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = cpu_seconds()
+            try:
+                return inner(*a, **k)
+            finally:
+                spent[bucket] = spent.get(bucket, 0.0) + cpu_seconds() - t
+
+        setattr(obj, attr, wrapper)
+
+    pipeline = build_pipeline(cfg, ReportSink(), model=(backend, classmap), keep_episodes=True, file_attempts=1)
+    (feed,) = pipeline.feeds
+    timed(feed.camera, "latest", "decode (next analysis frame)")
+    if hasattr(backend, "_run"):
+        timed(backend, "_run", "model run")
+    timed(backend, "infer", "engine call")  # model run + letterbox + box decode/NMS
+    if pipeline.batcher.trackers is not None:
+        timed(pipeline.batcher.trackers, "update", "tracker")
+    timed(feed.analyzer, "process", "rules (class map, zones, episodes, evidence)")
+    for method in ("should_infer", "mark_inferred"):  # class level: the batcher makes its gates lazily
+        timed(MotionGate, method, "gate")
+    before_loop = cpu_seconds()
+    try:
+        pipeline.run()
+    finally:
+        pipeline.close()
+    end = cpu_seconds()
+    stages = {"interpreter start": at_start, "imports": after_imports - at_start,
+              "model load (auto's cached choice)": after_model - after_imports,
+              "pipeline build (camera open)": before_loop - after_model}
+    engine_call = spent.pop("engine call", 0.0)
+    run_s = spent.get("model run", 0.0)
+    spent["letterbox + box decode/NMS"] = engine_call - run_s
+    stages.update(spent)
+    stages["loop, other (batcher, counts)"] = (end - before_loop) - sum(spent.values())
+    return {"clip": clip.name, "overrides": overrides or {}, "engine": backend.backend, "frames": feed.analyzer.frames,
+            "episodes": len(feed.analyzer.episodes),
+            "frames_inferred": feed.counts.inferred, "cpu_s_total": round(end, 3),
+            "stages_cpu_s": {k: round(v, 3) for k, v in stages.items()},
+            "stages_share": {k: round(v / end, 3) for k, v in stages.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="e2e helpers: the N-camera edge child, or the profile of analyze")
+    parser.add_argument("--edge", type=int, default=None, metavar="N", help="run N edge file cameras of CLIP")
+    parser.add_argument("--profile", action="store_true", help="where frontage analyze's CPU goes, by stage")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="--profile: config override, dotted (cameras[]. = every camera); repeatable")
+    parser.add_argument("--all-levers", action="store_true", help="--profile: every lever of bench.streams on")
+    parser.add_argument("clip", type=Path, nargs="?", default=CLIP)
+    parser.add_argument("zones", type=Path, nargs="?", default=None, help="default: CLIP's .zones.yaml")
+    args = parser.parse_args(argv)
+    zones = args.zones or args.clip.with_suffix(".zones.yaml")
+    if args.edge:
+        print(json.dumps(run_edge(args.edge, args.clip, zones)))
+    elif args.profile:
+        overrides: Overrides = {}
+        if args.all_levers:
+            from bench.streams import all_on, available_levers
+
+            overrides = all_on(available_levers()[0])
+        overrides.update(parse_set(args.set))
+        print(json.dumps(profile_analyze(args.clip, zones, overrides), indent=1))
+    else:
+        parser.error("--edge N or --profile")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

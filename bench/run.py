@@ -3,6 +3,7 @@
     python bench/run.py --quick                 # every benchmark, small sizes (< 1 min each)
     python bench/run.py --only decode,inference # some of them, full sizes
     python bench/run.py --only gpu --device cuda:0
+    python bench/run.py --only engines,streams,e2e --no-table   # issue #18's figures, BENCHMARKS.md left alone
     python bench/run.py --list
 
 Each benchmark compares the project's code with a baseline measured in the same run (ratios never mix runs).
@@ -46,12 +47,14 @@ from bench.common import (  # noqa: E402
 #: name -> (module, one-line description); the order is the table's order.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "inference": ("bench.inference", "batched engine (Batcher + backend) vs YOLO(pt).predict one frame at a time"),
-    "streams": ("bench.streams", "camera streams per box through the real edge loop, 1 frame/s each"),
+    "streams": ("bench.streams", "camera streams per box through the real edge loop, 1 frame/s each (ladder to 128), "
+                "and what each lever bought (all on vs each off)"),
     "decode": ("bench.decode", "CPU s per s of 720p H.264: full decode vs decode-and-drop vs keyframes only"),
     "cases": ("bench.cases", "case service: ingest events/s and queue latency with many cases (PostgreSQL, SQLite)"),
     "gpu": ("bench.gpu", "batched engine on a GPU (batch 1-64, fp16, TensorRT if present)"),
     "engines": ("bench.engines", "backend: auto's table on the shipped model (ONNX Runtime, OpenVINO f32/bf16, int8)"),
-    "e2e": ("bench.e2e", "CPU s per stream-second: frontage analyze vs YOLO(pt).predict(stream, vid_stride=10)"),
+    "e2e": ("bench.e2e", "CPU s per stream-second: frontage analyze (every lever on; N edge cameras) vs "
+            "YOLO(pt).predict(stream, vid_stride=10), two sample clips"),
 }
 
 
