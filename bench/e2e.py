@@ -334,6 +334,9 @@ def profile_analyze(clip: Path, zones: Path, overrides: Overrides | None = None)
     stages["loop, other (batcher, counts)"] = (end - before_loop) - sum(spent.values())
     return {"clip": clip.name, "overrides": overrides or {}, "engine": backend.backend, "frames": feed.analyzer.frames,
             "episodes": len(feed.analyzer.episodes),
+            "episode_list": sorted(([e["zone"], e["category"], e["start_s"], e["end_s"]]
+                                    for e in (ep.as_json() for ep in feed.analyzer.episodes.values())),
+                                   key=lambda e: (e[0], e[1], e[2])),
             "frames_inferred": feed.counts.inferred, "cpu_s_total": round(end, 3),
             "stages_cpu_s": {k: round(v, 3) for k, v in stages.items()},
             "stages_share": {k: round(v / end, 3) for k, v in stages.items()}}
