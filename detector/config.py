@@ -25,7 +25,7 @@ from detector.batching.config import BatchConfig
 from detector.gating import MotionGateConfig
 from detector.health.config import HealthConfig
 from detector.inference import ModelConfig
-from detector.sources import DecodeOptions
+from detector.sources import AdaptiveIntervalConfig, DecodeOptions
 from detector.tracking import TrackingConfig
 from detector.uplink.config import UplinkConfig
 from detector.yamlfile import read_yaml
@@ -63,9 +63,18 @@ class CameraConfig(_Strict):
         title="Decoder threads", description="Threads of this camera's decoder (0: ffmpeg decides). None: 1 for "
         "live cameras (many decoders share the cores), ffmpeg's choice for files read as fast as possible",
         ge=0, le=64)] = None
+    skip_loop_filter: Annotated[bool, Field(
+        title="Skip loop filter", description="Decode without H.264/HEVC deblocking: ~8 % less CPU per keyframe, "
+        "but 3-7 % of the shipped model's boxes move or change score on such pictures (agreement 0.93-0.97 on the "
+        "sample clips), so off by default (BENCHMARKS.md, Decode)")] = False
+    adaptive_interval: Annotated[AdaptiveIntervalConfig, Field(
+        title="Adaptive interval", description="Analyse this camera less often while its picture is unchanged; "
+        "with keyframe-only decode the keyframes not needed then are not decoded "
+        "(detector/sources/cadence.py)")] = AdaptiveIntervalConfig()
 
     def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(keyframes=self.keyframes, width=self.analysis_width, threads=self.decoder_threads)
+        return DecodeOptions(keyframes=self.keyframes, width=self.analysis_width, threads=self.decoder_threads,
+                             skip_loop_filter=self.skip_loop_filter)
 
 
 class PipelineConfig(_Strict):

@@ -28,7 +28,7 @@ from detector.evidence import EvidenceWriter
 from detector.frames import Frame
 from detector.inference import Backend, load_backend
 from detector.pipeline.analyzer import CameraAnalyzer, Emitted
-from detector.sources import SourceStats, is_stream_url
+from detector.sources import AnalysisCadence, SourceStats, is_stream_url
 from detector.sources.files import FileCamera
 from detector.sources.live import LiveCamera
 from detector.tracking import CameraTrackers
@@ -65,6 +65,7 @@ class CameraFeed:
     config: CameraConfig
     analyzer: CameraAnalyzer
     camera: LiveCamera | FileCamera
+    cadence: AnalysisCadence | None = None  # its analysis interval, stretched while the picture is unchanged
     counts: FeedCounts = field(default_factory=FeedCounts)
     done: bool = False
 
@@ -156,6 +157,8 @@ class Pipeline:
         for result in self.batcher.step(active, timeout=timeout):
             feed = self._by_id[result.frame.camera_id]
             self._count(feed, result.detections, result.inferred)
+            if feed.cadence is not None:  # before the camera's next frame is read (files: deterministic)
+                feed.cadence.observe(result.frame.pts_s, result.inferred, result.detections)
             if self.on_frame is not None:
                 self.on_frame(feed, result.frame, result.detections)
             for emitted in feed.analyzer.process(result.frame, result.detections):
@@ -224,17 +227,20 @@ def build_pipeline(
                                       device_id=device_id, update_every_s=cfg.update_every_s,
                                       keep_episodes=keep_episodes)
             stream = is_stream_url(cam.url)
+            cadence = (AnalysisCadence(cam.analysis_fps, cam.adaptive_interval, zones=lambda a=analyzer: a.zones)
+                       if cam.adaptive_interval.enabled else None)
             camera: LiveCamera | FileCamera
             if cam.realtime or (stream and cam.realtime is None):
                 # a stream's frames are "now"; start_time only places a file played like a camera
                 camera = LiveCamera(cam.url, cam.id, cam.analysis_fps, loop=cam.loop, pace=True,
-                                    decode=cam.decode_options(), start_time=None if stream else cfg.start_time)
+                                    decode=cam.decode_options(), start_time=None if stream else cfg.start_time,
+                                    cadence=cadence)
                 camera.on_frame = batcher.wake  # a new frame ends the batcher's wait at once
                 camera.start()
             else:
                 camera = FileCamera(cam.url, cam.id, cam.analysis_fps, decode=cam.decode_options(), loop=cam.loop,
-                                    start_time=cfg.start_time, max_attempts=file_attempts)
-            feeds.append(CameraFeed(config=cam, analyzer=analyzer, camera=camera))
+                                    start_time=cfg.start_time, max_attempts=file_attempts, cadence=cadence)
+            feeds.append(CameraFeed(config=cam, analyzer=analyzer, camera=camera, cadence=cadence))
     except BaseException:
         for feed in feeds:
             feed.close()

@@ -13,7 +13,9 @@ be read (a dead URL, a corrupt file) is reported and retried with backoff while 
 ``--exit-when-done`` a file is given up after ``FILE_ATTEMPTS`` tries and the exit code is 4. Each camera's
 ``keyframes`` / ``analysis_width`` / ``decoder_threads`` fields become its `DecodeOptions` (live cameras decode
 with one thread each: with 40 decoders on two cores, more threads only add hand-offs); a new live frame wakes
-the batcher. ``--exit-when-done``
+the batcher. A camera whose picture stays unchanged is analysed less often (``adaptive_interval``,
+`detector.sources.cadence`: the pipeline tells each camera's cadence what the gate and the model saw, its
+decode thread then leaves the keyframes it no longer needs undecoded). ``--exit-when-done``
 needs every enabled camera to be a finite file: at their ends, open episodes stay open (no cleared event:
 the scene did not clear, the recording ended), the outbox is drained (bounded wait) and the process exits.
 
@@ -293,8 +295,9 @@ class EdgeRuntime:
     def _finish(self) -> int:
         for feed in self.feeds:
             c = feed.counts
-            log.info("camera %s: %d frames (%d inferred, %d gated), %d tracker ids, %d events", feed.camera_id,
-                     c.frames, c.inferred, c.gated, len(c.track_ids), c.events)
+            log.info("camera %s: %d frames (%d inferred, %d gated), %d tracker ids, %d events, %d keyframes not "
+                     "decoded", feed.camera_id, c.frames, c.inferred, c.gated, len(c.track_ids), c.events,
+                     feed.stats.keyframes_skipped)
         failed = [feed for feed in self.feeds if feed.failed]
         for feed in failed:
             log.error("camera %s could not be read (%d tries): %s", feed.camera_id, FILE_ATTEMPTS,

@@ -24,9 +24,11 @@ from datetime import datetime
 from detector import metrics
 from detector.frames import Frame
 from detector.sources.base import DecodeOptions, Source, SourceError, SourceStats
+from detector.sources.cadence import AnalysisCadence
 from detector.sources.opener import open_source
 
 log = logging.getLogger("frontage.sources")
+DECODE_COUNTERS = ("frames_decoded", "keyframes_demuxed", "keyframes_skipped")
 
 
 class FileCamera:
@@ -44,12 +46,15 @@ class FileCamera:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_attempts: int | None = None,
+        cadence: AnalysisCadence | None = None,
     ) -> None:
         self.url = url
         self.camera_id = camera_id
         self.analysis_fps = analysis_fps
         self._open_args: dict[str, object] = {"analysis_fps": analysis_fps, "realtime": False, "loop": loop,
-                                              "decode": decode or DecodeOptions(), "start_time": start_time}
+                                              "decode": decode or DecodeOptions(), "start_time": start_time,
+                                              "cadence": cadence}  # an image folder keeps its fixed rate
+        self.cadence = cadence
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.max_attempts = max_attempts
@@ -61,6 +66,7 @@ class FileCamera:
         self._failures = 0  # consecutive failed attempts
         self._retry_at = 0.0
         self._last_pts: float | None = None  # of the last frame handed out: a reopened file resumes after it
+        self._closed_counts = dict.fromkeys(DECODE_COUNTERS, 0)  # of the sources opened before the current one
 
     def latest(self) -> Frame | None:
         """The file's next analysis frame; None at the end, while waiting to retry, or after giving up."""
@@ -74,6 +80,7 @@ class FileCamera:
                 if self._last_pts is not None and frame.pts_s <= self._last_pts:
                     continue  # already analysed before the read broke
                 self._last_pts = frame.pts_s
+                self._sync_decode_stats()
                 if not self.stats.healthy:
                     self.stats.healthy = True
                     metrics.CAMERA_HEALTHY.labels(self.camera_id).set(1)
@@ -108,8 +115,20 @@ class FileCamera:
         self._retry_at = time.monotonic() + delay
         log.warning("camera %s is down, retrying in %.1f s: %s", self.camera_id, delay, reason)
 
+    def _sync_decode_stats(self) -> None:
+        """The decoder's counters (every open of the file together), keyframe mode and GOP, into ``stats``."""
+        if self._source is None:
+            return
+        src = self._source.stats
+        for name in DECODE_COUNTERS:
+            setattr(self.stats, name, self._closed_counts[name] + getattr(src, name))
+        self.stats.keyframes_only, self.stats.gop_s = src.keyframes_only, src.gop_s
+
     def _close_source(self) -> None:
         if self._source is not None:
+            self._sync_decode_stats()
+            for name in DECODE_COUNTERS:
+                self._closed_counts[name] += getattr(self._source.stats, name)
             with contextlib.suppress(Exception):  # closing a broken container must not hide what broke it
                 self._source.close()
         self._source = None

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from detector import metrics
 from detector.frames import Frame
 from detector.sources.base import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
+from detector.sources.cadence import AnalysisCadence
 from detector.sources.video import PyAVReader
 
 
@@ -35,7 +36,8 @@ class LiveCamera:
     Options: ``decode`` (:class:`~detector.sources.DecodeOptions`; decoder threads default to 1 here: many
     cameras share the cores), ``keyframes_only`` (shortcut for ``decode.keyframes``, None = auto), ``open_timeout_s``/``read_timeout_s`` (default 5 s),
     ``backoff_initial_s`` (0.5 s) doubling up to ``backoff_max_s`` (30 s), ``rtsp_transport`` ("tcp"),
-    files only: ``loop`` (False) and ``pace`` (True: play at media speed, like a camera).
+    files only: ``loop`` (False) and ``pace`` (True: play at media speed, like a camera). ``cadence``: the
+    camera's adaptive analysis interval (:class:`~detector.sources.cadence.AnalysisCadence`; None: fixed).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class LiveCamera:
         loop: bool = False,
         pace: bool = True,
         start_time: datetime | None = None,
+        cadence: AnalysisCadence | None = None,
     ) -> None:
         if analysis_fps <= 0:
             raise SourceError(f"{camera_id}: analysis_fps must be > 0, got {analysis_fps}")
@@ -77,7 +80,9 @@ class LiveCamera:
             open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s,
             rtsp_transport=rtsp_transport,
+            cadence=cadence,
         )
+        self.cadence = cadence
         self.stats = SourceStats(healthy=False)
         self._slot: collections.deque[tuple[Frame, float]] = collections.deque(maxlen=max(1, slot_size))
         self._cond = threading.Condition()

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from detector.sources.base import Source, SourceError, is_stream_url
 
-_STREAM_OPTIONS = {"keyframes_only", "decode", "start_time", "loop", "open_timeout_s", "read_timeout_s", "rtsp_transport"}
+_STREAM_OPTIONS = {"keyframes_only", "decode", "start_time", "loop", "open_timeout_s", "read_timeout_s", "rtsp_transport",
+                   "cadence"}
 _LIVE_ONLY_OPTIONS = {"backoff_initial_s", "backoff_max_s", "slot_size", "pace"}
 _FOLDER_OPTIONS = {"image_fps"}
 
@@ -47,7 +48,8 @@ def open_source(
     Options for files and streams: ``decode`` (:class:`DecodeOptions`), ``keyframes_only`` (shortcut for
     ``decode.keyframes``: None = decide from the GOP), ``start_time``
     (datetime of the first frame for files), ``loop`` (files), ``open_timeout_s``, ``read_timeout_s``,
-    ``rtsp_transport`` ("tcp"/"udp"); live only: ``backoff_initial_s``, ``backoff_max_s``, ``slot_size``,
+    ``rtsp_transport`` ("tcp"/"udp"), ``cadence`` (an adaptive analysis interval,
+    :class:`~detector.sources.cadence.AnalysisCadence`); live only: ``backoff_initial_s``, ``backoff_max_s``, ``slot_size``,
     ``pace`` (ignored when not realtime).
     Image folders: ``image_fps`` (the rate the pictures were taken at, default ``analysis_fps``).
     """

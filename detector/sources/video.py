@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import math
 import os
 import statistics
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ import numpy as np
 
 from detector.frames import Frame
 from detector.sources.base import DecodeOptions, SourceError, SourceStats, is_stream_url, redact
+from detector.sources.cadence import AnalysisCadence
 
 # Codecs whose every frame is a keyframe: skipping non-key frames would save nothing.
 INTRA_ONLY_CODECS = {"mjpeg", "rawvideo", "png", "bmp", "prores", "ffv1", "dnxhd"}
@@ -75,6 +77,17 @@ class AnalysisSampler:
         self.next_t: float | None = None
         self._pending: tuple[float, Any] | None = None  # latest frame before the next analysis time
 
+    def set_interval(self, interval_s: float) -> None:
+        """A new interval from the next pick on: the next target moves to the last target + ``interval_s``
+        (an adaptive camera stretched to 2 s that snaps back to 1 s wants its next frame 1 s after the last).
+
+        >>> s = AnalysisSampler(2.0); _ = s.push(0.0, 0); s.set_interval(1.0); s.next_t
+        1.0
+        """
+        if interval_s != self.interval and self.next_t is not None:
+            self.next_t += interval_s - self.interval
+        self.interval = interval_s
+
     def push(self, t: float, item: Any) -> list[tuple[float, Any]]:
         out: list[tuple[float, Any]] = []
         if self.next_t is None:
@@ -111,8 +124,16 @@ class AnalysisSampler:
 class PyAVReader:
     """One open of one file or stream; yields ``(image_bgr, pts_s)`` at the analysis rate.
 
-    ``decode``: :class:`DecodeOptions` (keyframe mode, analysis width, decoder threads); ``keyframes_only``
-    is the older shortcut for ``decode.keyframes``."""
+    ``decode``: :class:`DecodeOptions` (keyframe mode, analysis width, decoder threads, loop filter);
+    ``keyframes_only`` is the older shortcut for ``decode.keyframes``. ``cadence``: the camera's
+    :class:`~detector.sources.cadence.AnalysisCadence` (its interval is read before each pick, so an adaptive
+    camera's stretched interval takes effect at once); None: a fixed ``1 / analysis_fps``.
+
+    Keyframe-only decode sends the decoder only what the sampler can pick: a keyframe packet too early for the
+    next analysis time (the next keyframe will be nearer to it) is demuxed and dropped (``stats.keyframes_skipped``),
+    and a file's non-key packets are not sent at all (its container flags its keyframes; a stream's packets are
+    sent, as RTP depacketisers do not flag every keyframe). Each keyframe is drained from the decoder at once, so
+    its picture comes out with its own packet (with B-frames the decoder otherwise held it back two GOPs)."""
 
     def __init__(
         self,
@@ -126,10 +147,12 @@ class PyAVReader:
         read_timeout_s: float = 10.0,
         rtsp_transport: str = "tcp",
         stats: SourceStats | None = None,
+        cadence: AnalysisCadence | None = None,
     ) -> None:
         self.url = url
         self.camera_id = camera_id
-        self.interval = 1.0 / analysis_fps
+        self.interval = 1.0 / analysis_fps  # the normal interval: what keyframe mode "auto" is decided on
+        self.cadence = cadence
         self.decode = (decode or DecodeOptions()).with_keyframes_only(keyframes_only)
         self.keyframes_only_opt = self.decode.keyframes_only
         self.open_timeout_s = open_timeout_s
@@ -144,6 +167,7 @@ class PyAVReader:
         self.frame_dur = 0.04
         self.size: tuple[int, int] | None = None
         self._probed = False  # a file's GOP and timing are known (probe once, also across loops)
+        self._flags_keyframes = False  # the container flags keyframe packets (a file whose probe saw them)
 
     # -- opening -------------------------------------------------------------------------------------
     def _fail(self, reason: str) -> SourceError:
@@ -268,6 +292,7 @@ class PyAVReader:
                 raise self._fail(f"no decodable {codec} video frames{detail}")
             intra_only = codec in INTRA_ONLY_CODECS or (packets > 1 and len(key_times) == packets)
             probed_s = (t - first_t) if (t is not None and first_t is not None) else 0.0
+            self._flags_keyframes = bool(key_times)
             if len(key_times) >= 2:
                 self.gop_s = float(statistics.median(np.diff(sorted(key_times))))
             elif key_times:
@@ -288,6 +313,16 @@ class PyAVReader:
             container.close()
 
     # -- reading -------------------------------------------------------------------------------------
+    def _interval(self) -> float:
+        """The analysis interval now: the cadence's; with keyframes only a whole number of GOPs (a stretch to 2.5 s
+        on a 2 s GOP would only shift which keyframe is picked, and decode the ones in between for nothing)."""
+        if self.cadence is None:
+            return self.interval
+        wanted = self.cadence.interval_s
+        if self.keyframes_only and self.gop_s and wanted > self.interval:
+            wanted = max(self.interval, self.gop_s * math.floor(wanted / self.gop_s + 1e-6))
+        return wanted
+
     def read(self) -> Iterator[tuple[np.ndarray, float]]:
         """Decoded frames at the analysis rate. Ends at the real end of a file; raises SourceError when a
         stream breaks (the live camera then reconnects)."""
@@ -295,7 +330,9 @@ class PyAVReader:
             self.open()
         container = self.container
         stream = container.streams.video[0]
-        sampler = AnalysisSampler(self.interval)
+        tb = stream.time_base
+        cadence = self.cadence
+        sampler = AnalysisSampler(self._interval())
         first_t: float | None = None
         last_t = -1e9
         n_out = 0
@@ -320,11 +357,21 @@ class PyAVReader:
                     ) from None
                 return []
 
+        def due(packet: Any) -> bool:
+            """Keyframe-only decode: can the sampler pick this packet's picture? (Never when the next keyframe
+            will be nearer to the next analysis time: keyframes are ``gop_s`` apart.)"""
+            if first_t is None or sampler.next_t is None or self.index_timing or packet.pts is None or tb is None:
+                return True
+            window = 0.5 * min(sampler.interval, self.gop_s or sampler.interval) + self.frame_dur
+            return float(packet.pts * tb) - first_t >= sampler.next_t - window
+
         def emit(decoded: list[Any]) -> Iterator[tuple[np.ndarray, float]]:
             nonlocal first_t, last_t, n_out
             for frame in decoded:
                 self.stats.frames_decoded += 1
                 t = frame.time
+                if t is not None and t != t:  # drained at once (keyframes only): time from pts and the stream
+                    t = float(frame.pts * tb) if frame.pts is not None and tb is not None else None
                 if self.index_timing and not self.keyframes_only:
                     t = n_out * self.frame_dur + (first_t or 0.0)
                 elif t is None or t <= last_t:
@@ -333,6 +380,8 @@ class PyAVReader:
                     first_t = t
                 n_out += 1
                 last_t = t
+                if cadence is not None:
+                    sampler.set_interval(self._interval())
                 for pts, picked in sampler.push(t - first_t, frame):
                     image = self._to_bgr(picked)
                     self.size = (image.shape[1], image.shape[0])
@@ -340,6 +389,21 @@ class PyAVReader:
 
         try:
             for packet in container.demux(stream):
+                if self.keyframes_only and packet.size:
+                    if packet.is_keyframe:
+                        self.stats.keyframes_demuxed += 1
+                    elif self._flags_keyframes and not self.stream_url:
+                        continue  # the decoder would skip it anyway (skip_frame NONKEY): not even parsed
+                    if cadence is not None:
+                        sampler.set_interval(self._interval())
+                    if not due(packet):
+                        self.stats.keyframes_skipped += packet.is_keyframe
+                        continue
+                    if packet.is_keyframe:
+                        decoded = frames_of(packet) + frames_of(None)  # out now, not after the next keyframes
+                        stream.codec_context.flush_buffers()
+                        yield from emit(decoded)
+                        continue
                 decoded = frames_of(packet)
                 if learn_gop:
                     # Decoded key frames, not packet flags: RTP depacketisers do not flag every keyframe.
@@ -371,6 +435,8 @@ class VideoSource:
     """A video file (or a stream read without the live thread) as fast as it decodes.
 
     ``start_time``: the wall time of the first frame (default: the file's ``creation_time`` tag, else now).
+    ``cadence``: an adaptive analysis interval (:class:`~detector.sources.cadence.AnalysisCadence`) whose owner
+    observes each frame before asking for the next one, so the interval follows it frame by frame in media time.
     """
 
     def __init__(
@@ -386,6 +452,7 @@ class VideoSource:
         open_timeout_s: float = 10.0,
         read_timeout_s: float = 10.0,
         rtsp_transport: str = "tcp",
+        cadence: AnalysisCadence | None = None,
     ) -> None:
         self.url = url
         self.camera_id = camera_id
@@ -398,6 +465,7 @@ class VideoSource:
             open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s,
             rtsp_transport=rtsp_transport,
+            cadence=cadence,
         )
         self.reader = PyAVReader(url, camera_id, stats=self.stats, **self._reader_args)  # type: ignore[arg-type]
         self.reader.open()  # errors surface at open_source time, not at the first frame
