@@ -64,8 +64,8 @@ class CameraConfig(_Strict):
         "live cameras (many decoders share the cores), ffmpeg's choice for files read as fast as possible",
         ge=0, le=64)] = None
     skip_loop_filter: Annotated[bool, Field(
-        title="Skip loop filter", description="Decode without H.264/HEVC deblocking: ~8 % less CPU per keyframe, "
-        "but 3-7 % of the shipped model's boxes move or change score on such pictures (agreement 0.93-0.97 on the "
+        title="Skip loop filter", description="Decode without H.264/HEVC deblocking: up to 8 % less CPU per "
+        "keyframe (the sample clips; none measurable on the 720p bench street), but 3-7 % of the shipped model's boxes move or change score on such pictures (agreement 0.93-0.97 on the "
         "sample clips), so off by default (BENCHMARKS.md, Decode)")] = False
     adaptive_interval: Annotated[AdaptiveIntervalConfig, Field(
         title="Adaptive interval", description="Analyse this camera less often while its picture is unchanged; "

@@ -47,9 +47,9 @@ class DecodeOptions:
     width changes pixel counts only (evidence JPEGs are drawn on this frame: keep it legible).
     ``threads``: decoder threads (0: ffmpeg's choice, frame + slice threads; None: the source's default,
     1 for live cameras, where 40 decoders already share the cores, 0 for files read as fast as possible).
-    ``skip_loop_filter``: skip H.264/HEVC deblocking (``skip_loop_filter=all``): ~8 % less keyframe decode on the
-    sample clips, pictures differ by 0.2-0.3 grey levels on average, yet 3-7 % of the model's boxes move or change
-    score; off by default (the edge.yaml camera field).
+    ``skip_loop_filter``: skip H.264/HEVC deblocking (``skip_loop_filter=all``): up to 8 % less keyframe decode
+    (sample clips; none measurable on the 720p bench street), pictures differ by 0.2-0.3 grey levels on average,
+    yet 3-7 % of the model's boxes move or change score; off by default (the edge.yaml camera field).
 
     >>> DecodeOptions(keyframes="all").keyframes_only, DecodeOptions().keyframes_only
     (False, None)
