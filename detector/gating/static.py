@@ -121,13 +121,13 @@ class StaticChangeMap:
         # against the value the pixel had when it last changed, not the previous picture: a crowd of small,
         # blurred people changes a pixel a little per frame, never much at once
         moving = cv2.absdiff(small, anchor) > self.threshold * SETTLE_TOL
-        anchor[moving] = small[moving]
-        self._changed_at[moving] = t
+        np.copyto(anchor, small, where=moving)
+        np.putmask(self._changed_at, moving, t)
         settled = self._settled = (t - self._changed_at) >= cfg.hold_s
         now = small.astype(np.float32)
         # a pixel's background starts as its first settled value: someone in the first frame leaves no ghost
         first = settled & (learnt == 0)
-        bg[first] = now[first]
+        np.copyto(bg, now, where=first)
         diff = now - bg
         known = (settled & ~first)[::4, ::4]  # every 16th pixel: the same offset at a tenth of the cost
         n_settled = np.count_nonzero(settled)
@@ -152,7 +152,7 @@ class StaticChangeMap:
             learnt += settled
             rate = 1.0 / np.maximum(learnt, 1.0)
             np.maximum(rate, np.float32(1.0 - np.exp(-(t - self._t) / cfg.background_s)), out=rate)
-            rate[~settled] = 0.0
+            rate *= settled
             bg += rate * (now - bg)
         self._small = small
         self._t = t
