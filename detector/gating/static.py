@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 HYSTERESIS = 0.5
 # A pixel is settled while it stays within half the threshold of its value when it last changed. With the
 # whole threshold, the crowd on the sample clip market-street-day (at 1 analysis/s) left pixels that drift
-# into "new" without ever "changing": the model ran on 46% of the frames instead of 19%.
+# into "new" without ever "changing" (with an earlier trigger: the model ran on 46% of the frames, not 19%).
 SETTLE_TOL = 0.5
 MIN_SETTLED = 0.25  # share of the picture that must be settled for the static map to change
 
@@ -163,14 +163,16 @@ class StaticChangeMap:
 
         Only what the model has not seen counts: a bag that settles piece by piece while people keep walking
         past it was seen whole at the run that found it; one that someone stood in front of at the last run
-        counts once it is in view again (that run's detections, held until the next, may lack it: on the sample
-        clip rainy-lane, forced re-checks with people in front of a small stack closed its standing episode)."""
+        counts once it is in view again (that run's detections, held until the next, may lack it). A thing
+        smaller than ``changed_fraction`` (rainy-lane's far stack: ~13 pixels of 14,400) waits for the forced
+        re-check either way."""
         if self._ref is None or self._ref_small is None or self._small is None or self._settled is None:
             return 1.0
         if self.relearned or self._small.shape != self._ref_small.shape:
             return 1.0
+        assert self.static is not None
         differs = cv2.absdiff(self._small, self._ref_small) > self.threshold
-        changed = self._settled & (self.static | self._ref) & differs  # type: ignore[operator]
+        changed = self._settled & (self.static | self._ref) & differs
         return float(np.count_nonzero(changed)) / changed.size
 
     def mark(self) -> None:
