@@ -14,6 +14,11 @@ Offline (files, each ``Source.frames()`` iterator)::
 
 Frames the motion gate skips come back with the camera's previous detections (``inferred=False``), so the
 rules see an unbroken series.
+
+Zone crop (``BatchConfig.zone_crop``, `detector.zones.region`): a camera whose zones were given with
+:meth:`Batcher.follow_zones` is gated and inferred on the rectangle of its zones only (plus margins, at the
+whole frame's gain); its boxes come back in full-frame pixels before the tracker, so nothing after the batcher
+knows. The results carry the full frames.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
+
+import numpy as np
 
 from detector import metrics
 from detector.batching.config import BatchConfig
@@ -31,6 +38,8 @@ from detector.frames import Frame
 from detector.gating import MotionGate, MotionGateConfig
 from detector.inference import Backend
 from detector.tracking import CameraTrackers
+from detector.zones.region import Region, ZoneRegions
+from detector.zones.schema import ZonesFile
 
 GOLDEN_RATIO_FRACTION = 0.6180339887498949  # successive multiples mod 1 stay evenly spread
 
@@ -85,6 +94,8 @@ class Batcher:
         self.batches = 0
         self.frames_inferred = 0
         self.frames_skipped = 0
+        self.model_pixels = 0  # canvas pixels the model ran on, all frames (what the zone crop saves)
+        self.regions: dict[str, ZoneRegions] = {}  # camera -> its zones' region (follow_zones)
         self._rotation = 0
         self._wake = threading.Event()
 
@@ -92,6 +103,40 @@ class Batcher:
     def max_batch(self) -> int:
         """The configured batch size, capped by the backend's (a model reloaded with a smaller one caps it too)."""
         return max(1, min(self.config.max_batch, self.backend.max_batch))
+
+    # -- zone crop ------------------------------------------------------------------------------------
+    def follow_zones(self, camera_id: str, zones: Callable[[], ZonesFile]) -> None:
+        """Infer ``camera_id`` on its zones' region (when ``zone_crop`` is enabled); ``zones`` gives the zones in
+        use now (called per frame: a replaced zones file moves the region from the next frame on)."""
+        self.regions[camera_id] = ZoneRegions(zones, self.config.zone_crop)
+
+    def region(self, frame: Frame) -> Region | None:
+        """The part of ``frame`` the gate and the model see; None: all of it."""
+        regions = self.regions.get(frame.camera_id)
+        if regions is None:
+            return None
+        stride = int(getattr(self.backend, "stride", 32))
+        region = regions.region(frame.size, imgsz=self.backend.imgsz, stride=stride)
+        if region is None:
+            return None
+        # Only where the backend takes the window as it is (no rescale, no border) is it the same pixels per
+        # object in fewer pixels: a fixed-shape model, a square canvas or upscale would enlarge it.
+        w, h = region.window[2:]
+        shape = np.broadcast_to(np.uint8(0), (h, w, 3))  # a shape, no pixels
+        return region if tuple(self.backend.input_size([shape])) == (h, w) else None
+
+    def privacy_detections(self, frame: Frame, detections: Detections) -> Detections:
+        """``detections`` of ``frame`` and, when its model input was a crop, the whole frame's people and
+        vehicles outside the crop: the evidence's privacy boxes must cover everyone in the picture. One more
+        model call per evidence frame (an episode's start or update), none without a crop."""
+        region = self.region(frame)
+        if region is None:
+            return detections
+        (whole,) = self.backend.infer([frame.image])
+        b = whole.xyxy
+        inside = (b[:, 0] >= region.x1 - 1) & (b[:, 1] >= region.y1 - 1) & (b[:, 2] <= region.x2 + 1) & (
+            b[:, 3] <= region.y2 + 1)
+        return Detections.merge([detections, whole[~inside]]) if (~inside).any() else detections
 
     # -- inference on given frames --------------------------------------------------------------------
     def _gate(self, camera_id: str) -> MotionGate | None:
@@ -109,9 +154,13 @@ class Batcher:
         """Gate, infer (in chunks of ``max_batch``) and track; results in the order of ``frames``."""
         due: list[int] = []
         results: list[AnalysedFrame | None] = [None] * len(frames)
+        regions = [self.region(frame) for frame in frames]
+        # what the gate looks at: the frame, or its region (passers-by outside it wake nothing); the same object
+        # goes to should_infer and mark_inferred, so the gate's small picture is made once
+        seen = [f if r is None else replace(f, image=r.crop(f.image)) for f, r in zip(frames, regions, strict=True)]
         for i, frame in enumerate(frames):
             gate = self._gate(frame.camera_id)
-            if gate is None or frame.camera_id not in self.last or gate.should_infer(frame):
+            if gate is None or frame.camera_id not in self.last or gate.should_infer(seen[i]):
                 due.append(i)
             else:
                 results[i] = AnalysedFrame(frame, self.last[frame.camera_id], inferred=False)
@@ -120,23 +169,31 @@ class Batcher:
         # Frames that the backend letterboxes into the same canvas share a batch: a batch of mixed sizes goes
         # into the largest canvas, so a camera run smaller on purpose (analysis_width 480 under a 640 model)
         # would pay for the padding. A fixed-shape model has one canvas.
+        # A zone crop has a canvas of its own, so it batches with frames and crops of the same canvas only.
+        images = {i: frames[i].image if (r := regions[i]) is None else r.model_input(frames[i].image) for i in due}
         groups: dict[tuple[int, int], list[int]] = {}
+        canvas: dict[int, tuple[int, int]] = {}
         for i in due:
-            groups.setdefault(self.backend.input_size([frames[i].image]), []).append(i)
+            canvas[i] = self.backend.input_size([images[i]])
+            groups.setdefault(canvas[i], []).append(i)
         chunks = [g[s : s + self.max_batch] for g in groups.values() for s in range(0, len(g), self.max_batch)]
         for chunk in chunks:
             t0 = time.perf_counter()
-            detections = self.backend.infer([frames[i].image for i in chunk])
+            detections = self.backend.infer([images[i] for i in chunk])
             metrics.INFERENCE_SECONDS.labels(self.backend.backend).observe(time.perf_counter() - t0)
             metrics.BATCH_SIZE.observe(len(chunk))
             self.batches += 1
             for i, det in zip(chunk, detections, strict=True):
                 frame = frames[i]
+                self.model_pixels += canvas[i][0] * canvas[i][1]
+                region = regions[i]
+                if region is not None:  # back to full-frame pixels before anything else sees the boxes
+                    det = region.to_frame(det, frame.size)
                 if self.trackers is not None:
                     det = self.trackers.update(frame.camera_id, det, frame.pts_s)
                 gate = self._gate(frame.camera_id)
                 if gate is not None:
-                    gate.mark_inferred(frame)
+                    gate.mark_inferred(seen[i])
                 self.last[frame.camera_id] = det
                 results[i] = AnalysedFrame(frame, det, inferred=True)
                 self.frames_inferred += 1

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from detector.zones.region import ZoneCropConfig
+
 
 class BatchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -15,3 +17,5 @@ class BatchConfig(BaseModel):
                                     ge=1, le=256)] = 8
     max_wait_ms: Annotated[float, Field(title="Max wait", description="Longest a frame waits for a batch to fill "
                                         "(ms)", ge=0, le=5000)] = 50.0
+    zone_crop: Annotated[ZoneCropConfig, Field(title="Zone crop", description="Infer only the rectangle of each "
+                                              "camera's zones, plus margins (detector/zones/region.py)")] = ZoneCropConfig()

@@ -9,6 +9,7 @@ the camera started, so it stays monotonic across reconnects); the times written 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,7 +71,8 @@ class CameraAnalyzer:
 
     def __init__(self, camera_id: str, zones: ZonesFile, classmap: ClassMap, model: ModelInfo, *,
                  evidence: EvidenceWriter | None = None, clip_s: float = 0.0, device_id: str | None = None,
-                 update_every_s: float | None = None, keep_episodes: bool = True) -> None:
+                 update_every_s: float | None = None, keep_episodes: bool = True,
+                 privacy_detections: Callable[[Frame, Detections], Detections] | None = None) -> None:
         self.camera_id = camera_id
         self.zones = zones
         self.classmap = classmap
@@ -87,6 +89,8 @@ class CameraAnalyzer:
         self.keep_episodes = keep_episodes
         self.frames = 0
         self._frame_detections = Detections.empty()
+        # (frame, its detections) -> everyone to blur in its evidence: the batcher adds people outside a zone crop
+        self.privacy_detections = privacy_detections
 
     def replace_zones(self, zones: ZonesFile) -> bool:
         """Use a changed zones file from the next frame on. Only known objects changed: the rules keep their
@@ -142,7 +146,9 @@ class CameraAnalyzer:
             type=ep.type, seq=ep.seq, camera=ep.camera, zone=ep.zone, merchant=ep.merchant,
             category=ep.category, started_at=ep.started_at, observed_at=ep.observed_at, ended_at=ep.ended_at,
             confidence=float(np.clip(ep.confidence, 0, 1)), detections=dets, evidence=refs,
-            privacy_boxes=privacy_boxes(self._frame_detections, ep.detections.xyxy, frame.size) if refs else None,
+            privacy_boxes=privacy_boxes(self.privacy_detections(frame, self._frame_detections)
+                                        if self.privacy_detections is not None else self._frame_detections,
+                                        ep.detections.xyxy, frame.size) if refs else None,
             frame_size=frame.size, model=self.model, device_id=self.device_id)
         if self.keep_episodes:
             self._record(ep, eid, files)

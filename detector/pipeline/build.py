@@ -225,7 +225,9 @@ def build_pipeline(
         for cam, zones in cameras:
             analyzer = CameraAnalyzer(cam.id, zones, classmap, info, evidence=evidence, clip_s=cfg.clip_s,
                                       device_id=device_id, update_every_s=cfg.update_every_s,
-                                      keep_episodes=keep_episodes)
+                                      keep_episodes=keep_episodes, privacy_detections=batcher.privacy_detections)
+            # zone crop: the region follows the analyser's zones (the edge replaces them when the file changes)
+            batcher.follow_zones(cam.id, lambda analyzer=analyzer: analyzer.zones)
             stream = is_stream_url(cam.url)
             cadence = (AnalysisCadence(cam.analysis_fps, cam.adaptive_interval, zones=lambda a=analyzer: a.zones)
                        if cam.adaptive_interval.enabled else None)
