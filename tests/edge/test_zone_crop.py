@@ -260,3 +260,45 @@ def test_episodes_of_single_zone_cameras_are_unchanged_by_the_crop(tmp_path: Pat
     off, on = episodes(False), episodes(True)
     assert on == off
     assert sum(len(v) for v in off.values()) == 3  # the near zone's two out_of_store_trading, the far one's bike
+
+
+def test_evidence_privacy_boxes_take_the_batchers_people(tmp_path: Path) -> None:
+    """The analyser asks ``privacy_detections`` for everyone to blur in an evidence frame (the batcher adds the
+    people outside a zone crop); without evidence it is not called."""
+    from datetime import timedelta
+
+    from detector.classmap import ClassMap
+    from detector.events import ModelInfo
+    from detector.evidence import EvidenceWriter
+    from detector.pipeline.analyzer import CameraAnalyzer
+    from detector.zones.schema import parse_zones
+
+    zones = parse_zones({"camera": "c", "defaults": {"dwell_s": 2, "clear_s": 2},
+                         "zones": [{"id": "z-a", "kind": "sidewalk", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
+                                    "forbid": ["exposed_garbage"]}]})
+    names = ("trash_bag", "person")
+    far_person = Detections(xyxy=np.array([[10, 10, 30, 60]], np.float32), confidence=np.array([0.9], np.float32),
+                            class_id=np.array([1]), class_names=names)
+    calls: list[float] = []
+
+    def privacy(frame: Frame, detections: Detections) -> Detections:
+        calls.append(frame.pts_s)
+        return Detections.merge([detections, far_person])
+
+    classmap = ClassMap.from_dict({"classes": {"trash_bag": "exposed_garbage", "person": "ignore"}})
+    bag = Detections(xyxy=np.array([[200, 250, 260, 300]], np.float32), confidence=np.array([0.7], np.float32),
+                     class_id=np.array([0]), class_names=names)
+    image = np.full((360, 480, 3), 90, np.uint8)
+    for evidence in (None, EvidenceWriter(tmp_path / "ev")):
+        calls.clear()
+        analyzer = CameraAnalyzer("c", zones, classmap, ModelInfo(name="m", version="1"), evidence=evidence,
+                                  privacy_detections=privacy)
+        emitted = [e for t in range(4) for e in analyzer.process(
+            Frame("c", image, float(t), T0 + timedelta(seconds=t)), bag)]
+        (started,) = emitted
+        if evidence is None:
+            assert calls == [] and started.event.privacy_boxes is None
+        else:
+            assert len(calls) == 1
+            assert [(b.kind, b.box) for b in started.event.privacy_boxes or []] == [
+                ("person", pytest.approx([10 / 480, 10 / 360, 30 / 480, 60 / 360], abs=1e-4))]
