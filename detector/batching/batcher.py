@@ -13,7 +13,9 @@ Offline (files, each ``Source.frames()`` iterator)::
         ...
 
 Frames the motion gate skips come back with the camera's previous detections (``inferred=False``), so the
-rules see an unbroken series.
+rules see an unbroken series (and know which frames are held). :meth:`Batcher.verify` makes a camera's next
+frame go through the model whatever its gate says: the pipeline asks for it while the last run lost something
+the rules follow, so that one run with a passer-by in front of a parked bike is not held as its absence.
 
 Zone crop (``BatchConfig.zone_crop``, `detector.zones.region`): a camera whose zones were given with
 :meth:`Batcher.follow_zones` is gated and inferred on the rectangle of its zones only (plus margins, at the
@@ -94,10 +96,12 @@ class Batcher:
         self.batches = 0
         self.frames_inferred = 0
         self.frames_skipped = 0
+        self.frames_verified = 0  # of frames_inferred, those the gate would have skipped (verify)
         self.model_pixels = 0  # canvas pixels the model ran on, all frames (what the zone crop saves)
         self.regions: dict[str, ZoneRegions] = {}  # camera -> its zones' region (follow_zones)
         self._rotation = 0
         self._wake = threading.Event()
+        self._verify: set[str] = set()  # cameras whose next frame goes through the model whatever the gate says
 
     @property
     def max_batch(self) -> int:
@@ -138,6 +142,11 @@ class Batcher:
             b[:, 3] <= region.y2 + 1)
         return Detections.merge([detections, whole[~inside]]) if (~inside).any() else detections
 
+    def verify(self, camera_id: str) -> None:
+        """Run the model on ``camera_id``'s next frame even if its gate would skip it (once; ask again to
+        keep looking)."""
+        self._verify.add(camera_id)
+
     # -- inference on given frames --------------------------------------------------------------------
     def _gate(self, camera_id: str) -> MotionGate | None:
         if self.gate_config is None or not self.gate_config.enabled:
@@ -160,8 +169,15 @@ class Batcher:
         seen = [f if r is None else replace(f, image=r.crop(f.image)) for f, r in zip(frames, regions, strict=True)]
         for i, frame in enumerate(frames):
             gate = self._gate(frame.camera_id)
+            # the gate is asked even when verifying: in static mode it must see every frame (mark_inferred feeds it
+            # the same frame once more for nothing)
+            wanted = frame.camera_id in self._verify
+            self._verify.discard(frame.camera_id)
             if gate is None or frame.camera_id not in self.last or gate.should_infer(seen[i]):
                 due.append(i)
+            elif wanted:
+                due.append(i)
+                self.frames_verified += 1
             else:
                 results[i] = AnalysedFrame(frame, self.last[frame.camera_id], inferred=False)
                 self.frames_skipped += 1

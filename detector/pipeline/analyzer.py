@@ -105,8 +105,11 @@ class CameraAnalyzer:
             self.rules = RuleEngine(zones, camera=self.camera_id, update_every_s=self.update_every_s)
         return renew
 
-    def process(self, frame: Frame, detections: Detections) -> list[Emitted]:
-        """Feed one analysed frame and the model's detections on it; returns the events it caused."""
+    def process(self, frame: Frame, detections: Detections, inferred: bool = True) -> list[Emitted]:
+        """Feed one analysed frame and the model's detections on it; returns the events it caused.
+
+        ``inferred`` False: the gate skipped the model and ``detections`` are the last run's, held over; the
+        rules let such a frame advance time without counting it as an observation (`RuleEngine.update`)."""
         self.frames += 1
         if self.ring is not None:
             self.ring.push(frame.pts_s, frame.image)
@@ -115,8 +118,14 @@ class CameraAnalyzer:
             categorised = categorised[~known_mask(categorised.xyxy, categorised.data["category"], categorised.names,
                                                   self.known, frame.size, frame.image)]
         self._frame_detections = detections  # people and vehicles of this frame, for the evidence's blur boxes
-        episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size, image=frame.image)
+        episode_events = self.rules.update(categorised, frame.pts_s, frame.wall_time, frame.size, image=frame.image,
+                                           fresh=inferred)
         return [self._emit(e, frame) for e in episode_events]
+
+    @property
+    def wants_fresh(self) -> bool:
+        """The last model run lost something the rules follow: the next frame should go through the model."""
+        return self.rules.missing
 
     def _emit(self, ep: EpisodeEvent, frame: Frame) -> Emitted:
         eid = episode_id(ep.camera, ep.zone, ep.category, ep.started_at)

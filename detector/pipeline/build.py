@@ -161,9 +161,11 @@ class Pipeline:
                 feed.cadence.observe(result.frame.pts_s, result.inferred, result.detections)
             if self.on_frame is not None:
                 self.on_frame(feed, result.frame, result.detections)
-            for emitted in feed.analyzer.process(result.frame, result.detections):
+            for emitted in feed.analyzer.process(result.frame, result.detections, result.inferred):
                 feed.counts.events += 1
                 self.sink.emit(feed, emitted)
+            if feed.analyzer.wants_fresh:  # a run lost a thing in a zone: look again rather than hold "absent"
+                self.batcher.verify(feed.camera_id)
         return True
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:

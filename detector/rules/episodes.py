@@ -177,6 +177,9 @@ class EpisodeState:
     seq: int = 0
     confidence: float = 0.0
     last_detections: Detections | None = None
+    # the last model run lost what this state follows (an open episode's object, or a reference seen at least
+    # twice): the camera's next frame should go through the model rather than hold that "absent" result
+    missing: bool = False
 
     def _event(self, type_: EventType, t: float, wall: datetime, dets: Detections, ended: bool = False) -> EpisodeEvent:
         assert self.started_at is not None
@@ -187,13 +190,20 @@ class EpisodeState:
             ended_at=self.last_seen_wall if ended else None, confidence=self.confidence, detections=dets,
         )
 
-    def update(self, present: Detections, t: float, wall: datetime, view: FrameView | None = None) -> list[EpisodeEvent]:
+    def update(self, present: Detections, t: float, wall: datetime, view: FrameView | None = None,
+               fresh: bool = True) -> list[EpisodeEvent]:
         """Feed this category's detections inside the zone at time ``t``; returns the events it causes.
 
         ``view`` (the whole frame's detections and a grey copy) feeds the class vote and the pixel check.
+        ``fresh`` False: the gate skipped the model and ``present`` is the last run's result held over. Such a
+        frame advances time and what it holds still counts as there, but it is no observation: no vote, no pixel
+        check, and an absence in it neither clears an episode nor expires a reference (one run with a passer-by
+        in front of the object would otherwise count as its absence until the next run).
         """
         s = self.settings
         if self.state == "active":
+            if fresh:
+                self.missing = not len(present)
             if len(present):
                 self.last_seen_t, self.last_seen_wall = t, wall
                 self.confidence = max(self.confidence, float(present.confidence.max()))
@@ -203,7 +213,7 @@ class EpisodeState:
                     self.last_update_t = t
                     return [self._event(EventType.UPDATED, t, wall, present)]
                 return []
-            if t - self.last_seen_t >= s.clear_s:
+            if fresh and t - self.last_seen_t >= s.clear_s:
                 self.seq += 1
                 event = self._event(EventType.CLEARED, t, wall, self.last_detections or present, ended=True)
                 self._reset()
@@ -235,10 +245,12 @@ class EpisodeState:
                     ref.index = i
                 if tid >= 0:
                     ref.tracks.add(tid)
-        # references not seen for longer than the grace period are gone (moved on, or never stayed)
-        self.refs = [r for r in self.refs if t - r.last_t <= s.grace_s]
-        if view is not None:
-            self._observe(view)
+        if fresh:
+            # references not seen for longer than the grace period are gone (moved on, or never stayed)
+            self.refs = [r for r in self.refs if t - r.last_t <= s.grace_s]
+            self.missing = any(r.index < 0 and r.last_t > r.first_t for r in self.refs)
+            if view is not None:
+                self._observe(view)
         self.state = "pending" if self.refs else "idle"
         if len(present):
             self.confidence = max(self.confidence, float(present.confidence.max()))
@@ -260,6 +272,7 @@ class EpisodeState:
         opened = present[np.array(order)]
         self.last_detections = opened
         self.refs = []
+        self.missing = False
         return [self._event(EventType.STARTED, t, wall, opened)]
 
     def _observe(self, view: FrameView) -> None:
@@ -308,6 +321,7 @@ class EpisodeState:
 
     def _reset(self) -> None:
         self.state = "idle"
+        self.missing = False
         self.refs = []
         self.started_at = None
         self.seq = 0
@@ -358,10 +372,11 @@ class RuleEngine:
         return seen[violation], seen
 
     def update(self, detections: Detections, t: float, wall: datetime, frame_wh: tuple[int, int],
-               image: np.ndarray | None = None) -> list[EpisodeEvent]:
+               image: np.ndarray | None = None, fresh: bool = True) -> list[EpisodeEvent]:
         """``detections`` must carry ``data["category"]`` (see `detector.classmap.ClassMap.apply`; pass
         ``keep_ignored=True`` so that ignore classes can vote and suppress). ``image`` (the frame, BGR or grey)
-        feeds the pixel check; without it the rules fall back to box overlap."""
+        feeds the pixel check; without it the rules fall back to box overlap. ``fresh`` False: ``detections``
+        are the last model run's, held over by the gate (see `EpisodeState.update`)."""
         events: list[EpisodeEvent] = []
         if len(detections) and "category" in detections.data:
             detections, seen = self.screen(detections)
@@ -392,10 +407,16 @@ class RuleEngine:
                     view = FrameView(image=image, xyxy=seen.xyxy,
                                      categories=zone_categories(seen_categories, zone.merchant is not None),
                                      tracker_id=seen.tracker_id)
-                events.extend(state.update(present, t, wall, view))
+                events.extend(state.update(present, t, wall, view, fresh=fresh))
         for e in events:
             e.frame_wh = frame_wh
         return events
 
     def open_episodes(self) -> list[EpisodeState]:
         return [s for s in self.states.values() if s.state == "active"]
+
+    @property
+    def missing(self) -> bool:
+        """The last model run lost something the rules follow (an open episode's object, or a thing that stood
+        in a zone): look again on the next frame instead of holding that result (`Batcher.verify`)."""
+        return any(s.missing for s in self.states.values())
