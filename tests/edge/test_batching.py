@@ -123,7 +123,7 @@ def test_partial_batch_after_max_wait_and_empty_after_timeout(backend: Recording
 
 
 def test_gating_skips_static_frames_and_reuses_detections(backend: RecordingBackend) -> None:
-    batcher = Batcher(backend, gate=MotionGateConfig(max_skip_s=5.0), trackers=CameraTrackers(frame_rate=1.0))
+    batcher = Batcher(backend, gate=MotionGateConfig(mode="motion", max_skip_s=5.0), trackers=CameraTrackers(frame_rate=1.0))
     skipped_before = metrics.FRAMES_SKIPPED.labels("cam-g")._value.get()
     out: list[AnalysedFrame] = []
     for t in range(7):

@@ -158,7 +158,7 @@ def test_forced_rechecks_of_cameras_started_together_are_spread() -> None:
             return [Detections.empty(self.class_names) for _ in images]
 
     backend = CountingBackend()
-    batcher = Batcher(backend, max_batch=64, gate=MotionGateConfig(max_skip_s=10.0))  # type: ignore[arg-type]
+    batcher = Batcher(backend, max_batch=64, gate=MotionGateConfig(mode="motion", max_skip_s=10.0))  # type: ignore[arg-type]
     still = np.full((90, 160, 3), 100, np.uint8)
     last_run: dict[str, float] = {}
     gaps: list[float] = []
@@ -178,7 +178,7 @@ def test_forced_rechecks_of_cameras_started_together_are_spread() -> None:
 
 def test_gate_phase_brings_only_the_first_recheck_forward() -> None:
     still = np.full((90, 160, 3), 100, np.uint8)
-    gate = MotionGate(MotionGateConfig(max_skip_s=10.0), phase=0.3)
+    gate = MotionGate(MotionGateConfig(mode="motion", max_skip_s=10.0), phase=0.3)
     runs = []
     for t in range(30):
         frame = Frame("cam-01", still, float(t), T0)

@@ -40,7 +40,7 @@ def _run(gate: MotionGate, frames: list[Frame]) -> list[bool]:
 def test_static_scene_is_skipped_until_max_skip(street: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     noisy = [np.clip(street + rng.normal(0, 3, street.shape), 0, 255).astype(np.uint8) for _ in range(25)]
-    gate = MotionGate(max_skip_s=10.0)
+    gate = MotionGate(mode="motion", max_skip_s=10.0)
     decisions = _run(gate, [_frame(img, float(t)) for t, img in enumerate(noisy)])
     # first frame, then nothing until 10 s of media time have passed, then again 10 s later
     assert [t for t, run in enumerate(decisions) if run] == [0, 10, 20]
@@ -48,7 +48,7 @@ def test_static_scene_is_skipped_until_max_skip(street: np.ndarray) -> None:
 
 
 def test_change_triggers_and_becomes_the_new_reference(street: np.ndarray) -> None:
-    gate = MotionGate(max_skip_s=60.0)
+    gate = MotionGate(mode="motion", max_skip_s=60.0)
     with_bag = street.copy()
     with_bag[500:620, 300:380] = (30, 30, 30)  # a dark bag put down: ~1 % of the picture
     frames = [street, street, with_bag, with_bag, with_bag, street]
@@ -58,7 +58,7 @@ def test_change_triggers_and_becomes_the_new_reference(street: np.ndarray) -> No
 
 def test_small_object_far_away_still_counts(street: np.ndarray) -> None:
     """A 40x40 px object in a 1280x720 frame (0.17 %) must not vanish in the downscale."""
-    gate = MotionGate(max_skip_s=60.0)
+    gate = MotionGate(mode="motion", max_skip_s=60.0)
     img = street.copy()
     img[100:140, 1000:1040] = 255
     assert _run(gate, [_frame(street, 0.0), _frame(img, 1.0)]) == [True, True]
@@ -66,7 +66,7 @@ def test_small_object_far_away_still_counts(street: np.ndarray) -> None:
 
 def test_disabled_gate_and_time_going_backwards(street: np.ndarray) -> None:
     assert _run(MotionGate(enabled=False), [_frame(street, 0.0), _frame(street, 1.0)]) == [True, True]
-    gate = MotionGate(MotionGateConfig(max_skip_s=5.0))
+    gate = MotionGate(MotionGateConfig(mode="motion", max_skip_s=5.0))
     assert _run(gate, [_frame(street, 50.0), _frame(street, 51.0), _frame(street, 2.0)]) == [True, False, True]
     small = street[:360, :640]  # a new resolution (camera reconfigured): compare nothing, run the model
     assert _run(gate, [_frame(small, 3.0)]) == [True]
@@ -78,9 +78,9 @@ def test_real_footage_motion(shared_dir: Path) -> None:
     src = open_source(str(shared_dir / "videos" / "pets2009_campus_480x360.avi"), "cam", analysis_fps=1.0)
     frames = list(src.frames())[:20]
     src.close()
-    gate = MotionGate(max_skip_s=30.0)
+    gate = MotionGate(mode="motion", max_skip_s=30.0)
     moving = _run(gate, frames)
     assert sum(moving) >= 15
-    gate = MotionGate(max_skip_s=30.0)
+    gate = MotionGate(mode="motion", max_skip_s=30.0)
     still = _run(gate, [Frame("cam", frames[0].image.copy(), float(t), T0) for t in range(10)])
     assert still == [True] + [False] * 9

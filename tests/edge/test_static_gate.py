@@ -81,7 +81,7 @@ def test_people_walking_past_run_the_model_only_at_the_forced_rechecks(fps: floa
     gaps = np.diff(runs)
     assert gaps.min() >= 10.0 and gaps.max() < 10.0 + 1 / fps, runs  # every run after the first is forced
     # the motion gate, by comparison, runs the model on every frame of this street
-    assert len(_model_runs(MotionGate(max_skip_s=10.0), frames)) == len(frames)
+    assert len(_model_runs(MotionGate(mode="motion", max_skip_s=10.0), frames)) == len(frames)
 
 
 @pytest.mark.parametrize("fps", RATES)
@@ -191,7 +191,7 @@ def test_the_batcher_runs_a_static_gate_from_the_config() -> None:
 
 def test_static_settings_are_typed() -> None:
     cfg = MotionGateConfig.model_validate({"mode": "static", "static": {"hold_s": 4, "background_s": 300}})
-    assert cfg.static.hold_s == 4 and MotionGateConfig().mode == "motion"
+    assert cfg.static.hold_s == 4 and MotionGateConfig().mode == "static"
     with pytest.raises(ValueError):
         MotionGateConfig.model_validate({"mode": "still"})
     with pytest.raises(ValueError):

@@ -156,7 +156,7 @@ def test_no_crop_where_the_backend_would_enlarge_it(fixed_model: Path, tmp_path:
 
 def test_gate_looks_at_the_region_only(fixed_model: Path) -> None:
     backend = load_backend(ModelConfig(path=str(fixed_model), backend="onnxruntime"))
-    batcher = Batcher(backend, gate=MotionGateConfig(max_skip_s=60))
+    batcher = Batcher(backend, gate=MotionGateConfig(mode="motion", max_skip_s=60))
     batcher.follow_zones("c", lambda: _zones(_rect(0.4, 0.7, 0.6, 0.9)))
     still = np.full((720, 1280, 3), 90, np.uint8)
     outside, inside = still.copy(), still.copy()
