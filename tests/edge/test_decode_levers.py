@@ -162,8 +162,10 @@ def _analyse(clip: Path, adaptive: bool) -> tuple[list[tuple[float, bool]], obje
 
     cfg = analysis_config(clip, ZONES, model=MODEL, backend="onnxruntime")
     cam = cfg.cameras[0]
-    cfg = cfg.model_copy(update={"cameras": [cam.model_copy(update={
-        "adaptive_interval": cam.adaptive_interval.model_copy(update={"enabled": adaptive})})]})
+    # motion gate: the cut to another picture is let through at once (the static gate, the default, waits until
+    # the new picture has settled, static.hold_s, and this measures the cadence's snap-back, not that wait)
+    cfg = cfg.model_copy(update={"gating": cfg.gating.model_copy(update={"mode": "motion"}), "cameras": [
+        cam.model_copy(update={"adaptive_interval": cam.adaptive_interval.model_copy(update={"enabled": adaptive})})]})
     pipeline = build_pipeline(cfg, ReportSink(), keep_episodes=True, file_attempts=1)
     seen: list[tuple[float, bool]] = []
     inferred_before = [0]
