@@ -54,3 +54,34 @@ def test_episode_precision_and_recall(clip: Path, artifacts_dir: Path) -> None:
     result["score"] = s.as_json()
     (artifacts_dir / f"{clip.stem}.analysis.json").write_text(json.dumps(result, indent=2))
     assert s.precision >= 0.9 and s.recall >= 0.9, s.as_json()
+
+
+@pytest.mark.parametrize("clip", _clips(), ids=lambda p: p.stem)
+def test_episodes_unchanged_with_every_lever_on(clip: Path) -> None:
+    """Issue 18: the sample clips' episodes with every speed lever of `bench.streams.LEVERS` on at once —
+    keyframe-only decode, motion and static-change gating, zone-rectangle inference, the adaptive interval and
+    the loop filter skipped (off by default) — the same bar as the defaults above."""
+    if not MODEL.exists() or not clip.exists():
+        pytest.skip("the shipped model or the sample clips are not in the repository")
+    from bench.common import apply_overrides
+    from bench.streams import all_on, available_levers
+    from detector.config import PipelineConfig
+    from detector.pipeline.build import build_pipeline
+    from detector.pipeline.offline import ReportSink, analysis_config
+
+    levers, missing = available_levers()
+    assert not missing, f"levers whose switches this checkout lacks: {missing}"
+    zones_file = clip.with_suffix(".zones.yaml")
+    cfg = analysis_config(clip, zones_file, model=MODEL, analysis_fps=0.5)
+    cfg = PipelineConfig.model_validate(apply_overrides(cfg.model_dump(), all_on(levers)))
+    assert cfg.gating.mode == "static" and cfg.batch.zone_crop.enabled
+    assert all(c.skip_loop_filter and c.adaptive_interval.enabled for c in cfg.cameras)
+    pipeline = build_pipeline(cfg, ReportSink(), keep_episodes=True, file_attempts=1)
+    try:
+        pipeline.run()
+    finally:
+        pipeline.close()
+    (feed,) = pipeline.feeds
+    episodes = sorted(feed.analyzer.episodes.values(), key=lambda e: (e.start_s, e.zone, e.category))
+    s = score([e.as_json() for e in episodes], load_episodes(clip.with_suffix(".truth.json")), load_zones(zones_file))
+    assert s.precision >= 0.9 and s.recall >= 0.9, s.as_json()
