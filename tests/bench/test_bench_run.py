@@ -26,8 +26,14 @@ def test_quick_decode_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     assert data["error"] is None
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
     assert {r["project_label"] for r in data["rows"]} == {
-        "decode-and-drop", "keyframes only", "keyframes only, 1 decoder thread", "keyframes only, 1 thread, 640 px wide"}
-    assert all(r["project"] > 0 and r["baseline"] > 0 for r in data["rows"])
+        "decode-and-drop", "keyframes only", "keyframes only, 1 decoder thread", "keyframes only, 1 thread, 640 px wide",
+        # issue 18's decode levers (bench/decode.py): the loop filter, the adaptive interval, both, box agreement
+        "loop filter skipped", "keyframes only, 1 thread, loop filter skipped", "adaptive interval",
+        "adaptive interval + loop filter skipped", "skip_loop_filter: true"}
+    timed = [r for r in data["rows"] if r["unit"] != "agreement"]
+    assert all(r["project"] > 0 and r["baseline"] > 0 for r in timed)
+    (agreement,) = [r for r in data["rows"] if r["unit"] == "agreement"]
+    assert 0 <= agreement["project"] <= 1 and agreement["baseline"] is None
 
 
 def test_unknown_benchmark_is_one_clear_line() -> None:
