@@ -108,6 +108,12 @@ class Batcher:
         """The configured batch size, capped by the backend's (a model reloaded with a smaller one caps it too)."""
         return max(1, min(self.config.max_batch, self.backend.max_batch))
 
+    @property
+    def collect_max(self) -> int:
+        """Frames one round takes: ``max_collect`` when a gate will skip most of them, else one batch."""
+        gated = self.gate_config is not None and self.gate_config.enabled
+        return max(self.max_batch, self.config.max_collect) if gated else self.max_batch
+
     # -- zone crop ------------------------------------------------------------------------------------
     def follow_zones(self, camera_id: str, zones: Callable[[], ZonesFile]) -> None:
         """Infer ``camera_id`` on its zones' region (when ``zone_crop`` is enabled); ``zones`` gives the zones in
@@ -223,27 +229,32 @@ class Batcher:
 
     def collect(self, cameras: Sequence[FrameProvider], timeout: float = 1.0) -> list[Frame]:
         """The latest frame of as many cameras as possible: waits up to ``timeout`` s for the first one, then
-        at most ``max_wait_ms`` for the others (or until every camera has given one or the batch is full).
-        Cameras are visited from a rotating start, so more cameras than ``max_batch`` still all get turns."""
+        at most ``max_wait_ms`` for the others (or until every camera has given one or the round is full:
+        :attr:`collect_max` frames). Cameras are served round robin (each round starts after the last camera
+        served), so more cameras than a round takes still all get turns, none waiting more than its share."""
         if not cameras:
             return []
-        order = list(cameras[self._rotation % len(cameras) :]) + list(cameras[: self._rotation % len(cameras)])
-        self._rotation += 1
+        start_at = self._rotation % len(cameras)
+        order = list(cameras[start_at:]) + list(cameras[:start_at])
+        cap = self.collect_max
         taken: dict[str, Frame] = {}
         start = time.monotonic()
         deadline = start + timeout
         while True:
             self._wake.clear()
-            for cam in order:
-                if len(taken) >= self.max_batch:
+            for k, cam in enumerate(order):
+                if len(taken) >= cap:
                     break
                 if cam.camera_id not in taken:
                     frame = cam.latest()
                     if frame is not None:
                         taken[cam.camera_id] = frame
+                        # round robin: the next round starts after the last camera served, so that with more
+                        # ready cameras than a round takes, each waits at most len(cameras) / cap rounds
+                        self._rotation = start_at + k + 1
                         if len(taken) == 1:
                             deadline = min(deadline, time.monotonic() + self.max_wait_s)
-            if len(taken) >= min(self.max_batch, len(order)):
+            if len(taken) >= min(cap, len(order)):
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -122,6 +122,40 @@ def test_partial_batch_after_max_wait_and_empty_after_timeout(backend: Recording
     assert backend.calls == [1]
 
 
+def test_a_gated_round_takes_more_frames_than_a_batch(backend: RecordingBackend) -> None:
+    """With a gate on, one round takes up to ``max_collect`` cameras' frames (the gate skips most of them) and
+    runs the due ones in batches of ``max_batch``: 40 quiet cameras are served in one round, not five, so no
+    camera's frame is overwritten in its slot while it waits for its turn (issue 18, 50+ quiet cameras)."""
+    cams = [SlotCamera(f"cam-q{i}") for i in range(40)]
+    batcher = Batcher(backend, max_batch=8, max_collect=64, max_wait_ms=0, gate=MotionGateConfig(max_skip_s=60))
+    rounds = []
+    for t in range(3):
+        for cam in cams:
+            cam.slot.append(_frame(cam.camera_id, float(t)))
+        rounds.append(len(batcher.step(cams, timeout=0.5)))
+    assert rounds == [40, 40, 40]
+    # the first round runs every camera once (nothing to hold yet); then only forced re-checks (their phases
+    # spread the cameras over max_skip_s) go to the model
+    assert backend.calls[:5] == [8] * 5 and sum(backend.calls[5:]) <= 4
+    ungated = Batcher(backend, max_batch=8, max_collect=64, max_wait_ms=0)
+    for cam in cams:
+        cam.slot.append(_frame(cam.camera_id, 9.0))
+    assert len(ungated.step(cams, timeout=0.5)) == 8  # without a gate a round is one batch
+
+
+def test_collect_serves_cameras_round_robin(backend: RecordingBackend) -> None:
+    """More ready cameras than a round takes: each round starts after the last camera served."""
+    cams = [SlotCamera(f"cam-r{i}") for i in range(5)]
+    batcher = Batcher(backend, max_batch=2, max_wait_ms=0)
+    order = []
+    for t in range(5):
+        for cam in cams:
+            if not cam.slot:
+                cam.slot.append(_frame(cam.camera_id, float(t)))
+        order.append([r.frame.camera_id[-1] for r in batcher.step(cams, timeout=0.5)])
+    assert order == [["0", "1"], ["2", "3"], ["4", "0"], ["1", "2"], ["3", "4"]]
+
+
 def test_gating_skips_static_frames_and_reuses_detections(backend: RecordingBackend) -> None:
     batcher = Batcher(backend, gate=MotionGateConfig(mode="motion", max_skip_s=5.0), trackers=CameraTrackers(frame_rate=1.0))
     skipped_before = metrics.FRAMES_SKIPPED.labels("cam-g")._value.get()
