@@ -20,6 +20,7 @@ class SourceStats:
     frames_decoded: int = 0  # pictures the decoder produced
     keyframes_demuxed: int = 0  # keyframe packets read while decoding keyframes only
     keyframes_skipped: int = 0  # of them, not decoded: too early for the next analysis time (the next is nearer)
+    frames_skipped_to_keyframe: int = 0  # full decode: non-key packets not decoded, the next pick being a keyframe
     frames_yielded: int = 0  # frames handed on at the analysis rate
     frames_dropped: int = 0  # frames overwritten in the latest-frame slot before anyone took them
     reconnects: int = 0

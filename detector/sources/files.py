@@ -28,7 +28,7 @@ from detector.sources.cadence import AnalysisCadence
 from detector.sources.opener import open_source
 
 log = logging.getLogger("frontage.sources")
-DECODE_COUNTERS = ("frames_decoded", "keyframes_demuxed", "keyframes_skipped")
+DECODE_COUNTERS = ("frames_decoded", "keyframes_demuxed", "keyframes_skipped", "frames_skipped_to_keyframe")
 
 
 class FileCamera:

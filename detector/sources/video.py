@@ -42,6 +42,7 @@ INTRA_ONLY_CODECS = {"mjpeg", "rawvideo", "png", "bmp", "prores", "ffv1", "dnxhd
 GOP_PROBE_S = 12.0  # media seconds of packets read to learn the GOP of a file
 GOP_PROBE_PACKETS = 1500
 KEYFRAME_TOLERANCE = 1.05  # a GOP of 1.02 s still counts as "every second" at 1 fps
+GOP_REGULARITY = 0.1  # keyframe gaps within 10 % of their median: the next keyframe's time can be foreseen
 MAX_CONSECUTIVE_DECODE_ERRORS = 50
 
 
@@ -168,6 +169,7 @@ class PyAVReader:
         self.size: tuple[int, int] | None = None
         self._probed = False  # a file's GOP and timing are known (probe once, also across loops)
         self._flags_keyframes = False  # the container flags keyframe packets (a file whose probe saw them)
+        self._gop_regular = False  # the probe's keyframes came every gop_s (within GOP_REGULARITY)
 
     # -- opening -------------------------------------------------------------------------------------
     def _fail(self, reason: str) -> SourceError:
@@ -294,7 +296,9 @@ class PyAVReader:
             probed_s = (t - first_t) if (t is not None and first_t is not None) else 0.0
             self._flags_keyframes = bool(key_times)
             if len(key_times) >= 2:
-                self.gop_s = float(statistics.median(np.diff(sorted(key_times))))
+                gaps = np.diff(sorted(key_times))
+                self.gop_s = float(statistics.median(gaps))
+                self._gop_regular = len(gaps) >= 2 and bool(np.all(np.abs(gaps - self.gop_s) <= GOP_REGULARITY * self.gop_s))
             elif key_times:
                 self.gop_s = max(probed_s, self.interval * 2)  # one keyframe seen: GOP longer than the probe
             rate = float(stream.average_rate) if stream.average_rate else 25.0
@@ -339,6 +343,15 @@ class PyAVReader:
         consecutive_errors = 0
         key_times: list[float] = []
         learn_gop = self.stream_url and self.keyframes_only_opt is None and not self.keyframes_only
+        # Full decode of a file with regular keyframes: once the next analysis time is at (or past) the next
+        # keyframe, the non-key packets before it are not decoded (1 analysis/s on a 2 s GOP: every other GOP
+        # half; a camera stretched to 2 s: keyframes only). Its picture is the one the sampler would pick anyway.
+        # Only in keyframe mode "auto": "all" decodes every frame (the benchmarks' full-decode baseline).
+        skip_ok = (self.keyframes_only_opt is None and not self.stream_url and self._flags_keyframes and self._gop_regular and bool(self.gop_s)
+                   and not self.index_timing and tb is not None)
+        last_key_t: float | None = None  # media time of the last keyframe packet (absolute)
+        skipping = False  # dropping non-key packets until the next keyframe
+        resume_pts: int | None = None  # after a skip: leading pictures of the keyframe (open GOP) are dropped too
 
         def frames_of(packet: Any) -> list[Any]:
             nonlocal consecutive_errors
@@ -404,6 +417,14 @@ class PyAVReader:
                         stream.codec_context.flush_buffers()
                         yield from emit(decoded)
                         continue
+                if skip_ok and packet.size and packet.pts is not None:
+                    if packet.is_keyframe:
+                        last_key_t = float(packet.pts * tb)
+                        if skipping:
+                            skipping, resume_pts = False, packet.pts
+                    elif skipping or (resume_pts is not None and packet.pts < resume_pts):
+                        self.stats.frames_skipped_to_keyframe += 1
+                        continue
                 decoded = frames_of(packet)
                 if learn_gop:
                     # Decoded key frames, not packet flags: RTP depacketisers do not flag every keyframe.
@@ -416,6 +437,14 @@ class PyAVReader:
                             self.keyframes_only = self.stats.keyframes_only = True
                         learn_gop = False
                 yield from emit(decoded)
+                if skip_ok and not skipping and decoded and last_key_t is not None and first_t is not None \
+                        and sampler.next_t is not None:
+                    # the next keyframe is at least as near the next analysis time as any picture before it (a
+                    # camera snapping back to its normal interval while skipping gets that keyframe, <= 1 GOP late)
+                    if cadence is not None:
+                        sampler.set_interval(self._interval())
+                    next_key = last_key_t - first_t + self.gop_s  # type: ignore[operator]
+                    skipping = sampler.next_t >= next_key - self.frame_dur / 2
             yield from emit(frames_of(None))
         except av.error.FFmpegError as exc:
             reason = _reason(exc)

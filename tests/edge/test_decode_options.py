@@ -29,6 +29,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "gop1": make_h264_clip(d / "gop1.mp4", seconds=4, fps=10, gop_s=1.0, size=(640, 360)),
         "gop2": make_h264_clip(d / "gop2.mp4", seconds=4, fps=10, gop_s=2.0, size=(640, 360)),
+        "gop2x3": make_h264_clip(d / "gop2x3.mp4", seconds=6, fps=10, gop_s=2.0, size=(640, 360)),
     }
 
 
@@ -51,6 +52,18 @@ def test_keyframe_modes(clips: dict[str, Path]) -> None:
     # the older keyframes_only switch still works and wins over decode.keyframes
     legacy, _ = _read(clips["gop1"], keyframes_only=False, decode=DecodeOptions(keyframes="keyframes"))
     assert not legacy.stats.keyframes_only  # type: ignore[attr-defined]
+
+
+def test_full_decode_skips_to_the_keyframe_when_the_next_pick_is_one(clips: dict[str, Path]) -> None:
+    """1 analysis/s on a 2 s GOP: after the mid-GOP pick the next one is the keyframe, so the pictures between
+    are not decoded; the frames handed on are the same (times and pixels) as with every frame decoded."""
+    auto, auto_frames = _read(clips["gop2x3"])  # three keyframes: regular enough to foresee the next
+    every, every_frames = _read(clips["gop2x3"], decode=DecodeOptions(keyframes="all"))
+    assert not auto.stats.keyframes_only  # type: ignore[attr-defined]
+    assert auto.stats.frames_skipped_to_keyframe > 0 and every.stats.frames_skipped_to_keyframe == 0  # type: ignore[attr-defined]
+    assert auto.stats.frames_decoded + auto.stats.frames_skipped_to_keyframe == every.stats.frames_decoded == 60  # type: ignore[attr-defined]
+    assert [f.pts_s for f in auto_frames] == pytest.approx([f.pts_s for f in every_frames])
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(auto_frames, every_frames, strict=True))
 
 
 def test_analysis_width_scales_while_converting(clips: dict[str, Path]) -> None:
