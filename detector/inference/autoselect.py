@@ -74,12 +74,17 @@ def label(options: BaseModel) -> str:
     >>> from detector.inference.config import OnnxRuntimeOptions, OpenVinoOptions
     >>> label(OpenVinoOptions(hint="bf16")), label(OnnxRuntimeOptions()), label(OnnxRuntimeOptions(tensorrt=True))
     ('openvino/bf16', 'onnxruntime', 'onnxruntime/tensorrt')
+    >>> label(OnnxRuntimeOptions(threads=1)), label(OpenVinoOptions(hint="f32", threads=4))
+    ('onnxruntime/1 thread', 'openvino/f32/4 threads')
     """
     name = str(getattr(options, "type", type(options).__name__))
     if getattr(options, "hint", "auto") != "auto":
         name += f"/{options.hint}"  # type: ignore[attr-defined]
     if getattr(options, "tensorrt", False):
         name += "/tensorrt"
+    threads = int(getattr(options, "threads", 0) or 0)
+    if threads:
+        name += f"/{threads} thread" + ("s" if threads > 1 else "")
     return name
 
 

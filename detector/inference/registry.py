@@ -11,6 +11,7 @@ the configured engine up here (``auto`` goes through :mod:`detector.inference.au
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +80,18 @@ def _load_onnxruntime(cfg: ModelConfig) -> Backend:
     return OnnxRuntimeBackend(cfg)
 
 
+def _thread_counts(cfg: ModelConfig) -> list[int]:
+    """The thread counts auto times on a CPU: the runtime's default (every core) and, on a box of several
+    cores, one thread. Auto ranks by CPU time per frame: one thread has no parallel overhead (on 2 cores ~1.3x
+    less CPU per frame, BENCHMARKS.md), which is what a box of many cameras, or a file analysed alone, pays."""
+    threads = getattr(cfg.backend, "threads", 0)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return [0, 1] if threads == 0 and cfg.device == "cpu" and cores > 1 else [threads]
+
+
 def _onnxruntime_variants(cfg: ModelConfig) -> list[BaseModel]:
     threads = getattr(cfg.backend, "threads", 0)
-    out: list[BaseModel] = [OnnxRuntimeOptions(threads=threads)]
+    out: list[BaseModel] = [OnnxRuntimeOptions(threads=n) for n in _thread_counts(cfg)]
     if cfg.device.startswith("cuda"):
         import onnxruntime as ort
 
@@ -101,10 +111,9 @@ def _openvino_variants(cfg: ModelConfig) -> list[BaseModel]:
         return []
     from detector.inference.openvino import cpu_precisions
 
-    threads = getattr(cfg.backend, "threads", 0)
     # bf16 only when asked: it passes the box agreement yet changed an episode on real footage (AutoOptions)
     hints = cpu_precisions() if getattr(cfg.backend, "reduced_precision", False) else ("f32",)
-    return [OpenVinoOptions(hint=hint, threads=threads) for hint in hints]  # type: ignore[arg-type]
+    return [OpenVinoOptions(hint=hint, threads=n) for hint in hints for n in _thread_counts(cfg)]  # type: ignore[arg-type]
 
 
 def _load_ultralytics(cfg: ModelConfig) -> Backend:
