@@ -189,6 +189,7 @@ class EpisodeState:
     missing: bool = False
     missed_runs: int = 0  # fresh runs in a row that missed it
     next_look_t: float = 0.0  # when to ask for the next fresh run while it stays missed
+    prev_t: float | None = None  # the previous frame's time: a look asked for now happens one frame later
 
     def _event(self, type_: EventType, t: float, wall: datetime, dets: Detections, ended: bool = False) -> EpisodeEvent:
         assert self.started_at is not None
@@ -210,6 +211,12 @@ class EpisodeState:
         in front of the object would otherwise count as its absence until the next run).
         """
         s = self.settings
+        step = t - self.prev_t if self.prev_t is not None and t > self.prev_t else 0.0
+        self.prev_t = t
+
+        def due(when: float) -> bool:  # asked for on this frame, the look is the next frame, one step later
+            return t + step >= when - 1e-6
+
         if self.state == "active":
             if fresh:
                 self.missed_runs = 0 if len(present) else self.missed_runs + 1
@@ -230,7 +237,7 @@ class EpisodeState:
                 self._reset()
                 return [event]
             # missed: look again, less and less often, and when the clear decision is due (held frames cannot clear)
-            self.missing = t >= self.next_look_t or (not fresh and t - self.last_seen_t >= s.clear_s)
+            self.missing = due(self.next_look_t) or due(self.last_seen_t + s.clear_s)
             return []
 
         # idle / pending: match detections to reference boxes of this run
@@ -264,12 +271,12 @@ class EpisodeState:
             lost = any(r.index < 0 and r.last_t > r.first_t for r in self.refs)
             self.missed_runs = self.missed_runs + 1 if lost else 0
             self.next_look_t = t + _backoff_s(self.missed_runs)
-            self.missing = lost and t >= self.next_look_t
+            self.missing = lost and due(self.next_look_t)
             if view is not None:
                 self._observe(view)
         else:  # a lost reference: look again in time, and when its grace period is over (it expires at a fresh run)
             lost = [r for r in self.refs if r.last_t > r.first_t and r.last_t < t]
-            self.missing = bool(lost) and (t >= self.next_look_t or any(t - r.last_t > s.grace_s for r in lost))
+            self.missing = bool(lost) and (due(self.next_look_t) or any(due(r.last_t + s.grace_s) for r in lost))
         self.state = "pending" if self.refs else "idle"
         if len(present):
             self.confidence = max(self.confidence, float(present.confidence.max()))
