@@ -82,8 +82,9 @@ def _load_onnxruntime(cfg: ModelConfig) -> Backend:
 
 def _thread_counts(cfg: ModelConfig) -> list[int]:
     """The thread counts auto times on a CPU: the runtime's default (every core) and, on a box of several
-    cores, one thread. Auto ranks by CPU time per frame: one thread has no parallel overhead (on 2 cores ~1.3x
-    less CPU per frame, BENCHMARKS.md), which is what a box of many cameras, or a file analysed alone, pays."""
+    cores, one thread. Auto ranks by CPU time per frame: one thread has no parallel overhead (measured on an idle
+    2-core Zen 4: 57.2 vs 63.2 CPU ms per frame, BENCHMARKS.md §10), which is what a box of many cameras, or a file
+    analysed alone, pays; its wall time per frame is longer (57 vs 36 ms)."""
     threads = getattr(cfg.backend, "threads", 0)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return [0, 1] if threads == 0 and cfg.device == "cpu" and cores > 1 else [threads]
