@@ -119,6 +119,8 @@ def export_and_register(weights: Path, imgsz: int = 416, dest: Path | None = Non
         tmp_onnx = dest.with_name(dest.name + ".tmp")
         shutil.copyfile(onnx_path, tmp_onnx)
         os.replace(tmp_onnx, dest)
+        if onnx_path.resolve() != dest.resolve():
+            onnx_path.unlink()  # the export beside the weights is a by-product: models/ must not keep a stray copy
         onnx_path, pt_path = dest, pt_dest
     rel = str(onnx_path.resolve().relative_to(registry.ROOT)) if onnx_path.resolve().is_relative_to(registry.ROOT) else str(onnx_path)
     entry = {
