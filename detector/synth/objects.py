@@ -47,8 +47,8 @@ SIZES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "bollard": ((0.7, 1.0), (0.18, 0.25)),
     "lamp_post": ((4.0, 6.0), (0.14, 0.3)),
     "tree": ((3.2, 5.5), (0.45, 0.75)),
-    # street things of the next model's class list (models/frontage-n.next.classes.yaml), all `ignore`;
-    # car, planter and bollard above are drawn as distractors today and labelled under the next list
+    # street things (classes of frontage-n since 4.0, all `ignore`); car, planter and bollard above are
+    # drawn as distractors too, and labelled when the class list has them
     "van_truck": ((1.9, 3.2), (1.6, 3.0)),
     "bus": ((2.8, 3.3), (2.4, 4.0)),
     "pushchair": ((0.95, 1.1), (0.6, 0.95)),
@@ -63,8 +63,8 @@ SIZES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "window_display": ((1.4, 2.2), (1.0, 2.2)),
 }
 DISTRACTORS = ("car", "planter", "bollard", "lamp_post", "tree")
-#: drawn only for the next model's data (dataset builder's scenes, composites): the existing scenarios and
-#: stills never draw them, so their random streams and the sample clips stay as they are
+#: drawn only for training data (dataset builder's scenes, composites): the existing scenarios and stills
+#: never draw them, so their random streams and the sample clips stay as they are
 STREET_THINGS = ("car", "van_truck", "bus", "pushchair", "wheelchair", "dog", "handbag", "backpack", "suitcase",
                  "kiosk", "bollard", "planter", "bike_rack", "poster", "window_display")
 
@@ -972,7 +972,7 @@ def render_object(class_name: str, rng: np.random.Generator, height_px: int) -> 
     """
     if class_name not in class_names() and class_name not in STREET_THINGS:
         raise ValueError(f"unknown class {class_name!r}; classes of the model: {', '.join(class_names())}; "
-                         f"street things of the next model: {', '.join(STREET_THINGS)}")
+                         f"street things: {', '.join(STREET_THINGS)}")
     if int(height_px) < 2:
         raise ValueError(f"height_px must be at least 2, got {height_px}")
     spec = make_spec(class_name, rng)

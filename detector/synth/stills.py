@@ -227,9 +227,10 @@ def random_labeled_frame(seed: int, index: int, size: tuple[int, int] = (1280, 7
                          classes: Collection[str] | None = None) -> LabeledFrame:
     """Frame ``index`` of the series ``seed`` (each frame is independent: same arguments, same frame).
 
-    ``classes``: the class list to label (default: the shipped model's). A list with street things
-    (``models/frontage-n.next.classes.yaml``) also labels the cars, planters and bollards every frame has
-    as distractors, and adds more street things from a separate random stream.
+    ``classes``: the class list to label. A list with street things (the shipped one since 4.0; the dataset
+    builder passes it) also labels the cars, planters and bollards every frame has as distractors, and adds
+    more street things from a separate random stream. ``None`` (picture fixtures, re-learning rounds) and
+    3.1's 14 classes draw none of them: the very same pictures as before.
     """
     rng = np.random.default_rng([seed, index])
     W, H = size

@@ -1,13 +1,10 @@
-"""The model's class lists, read from the class map files (never a second copy).
+"""The model's class list, read from the class map file (never a second copy).
 
-Two versions live side by side:
-
-- ``models/frontage-n.classes.yaml`` (`CLASSES_FILE`): the shipped model's 14 classes. The edge, the
-  re-learning tools and a default ``frontage dataset build`` use it; it must not change while 3.1 ships.
-- ``models/frontage-n.next.classes.yaml`` (`NEXT_CLASSES_FILE`): the next model's list, the same 14 first
-  (same ids) plus the street things that are never violations (cars, buses, pushchairs, posters...), all
-  ``ignore``. ``frontage dataset build --classes models/frontage-n.next.classes.yaml`` and
-  ``frontage train grow-head`` read it (docs/TRAINING_NEXT.md).
+``models/frontage-n.classes.yaml`` (`CLASSES_FILE`) is the shipped model's list: since 4.0, 3.1's 14 classes
+(same ids) and then the street things that are never violations by themselves (cars, buses, pushchairs,
+posters...), all ``ignore`` (issue 15). The edge, the re-learning tools and ``frontage dataset build`` use it.
+A later model with more classes gets its own list (``--classes``) and ``frontage train grow-head`` grows the
+shipped head to it (docs/TRAINING_NEXT.md).
 """
 
 from __future__ import annotations
@@ -19,11 +16,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES_FILE = ROOT / "models" / "frontage-n.classes.yaml"
-NEXT_CLASSES_FILE = ROOT / "models" / "frontage-n.next.classes.yaml"
+#: how many classes 3.1 had: its head rows are the first rows of every later list
+CLASSES_31 = 14
 
 #: COCO teacher class -> frontage-n class, for every class the teacher and some frontage-n version share.
-#: A class list only uses the entries whose target it has (`teacher_map_for`): the shipped list has no
-#: ``car``, so the teacher's cars are no labels there.
+#: A class list only uses the entries whose target it has (`teacher_map_for`): 3.1's list had no ``car``,
+#: so the teacher's cars were no labels there.
 TEACHER_MAP: dict[str, str] = {
     "person": "person",
     "bicycle": "bicycle",
@@ -32,7 +30,7 @@ TEACHER_MAP: dict[str, str] = {
     "dining table": "table",
     "umbrella": "parasol",
     "bench": "bench",
-    # next model's street things
+    # street things (4.0)
     "car": "car",
     "truck": "van_truck",
     "bus": "bus",
@@ -54,8 +52,8 @@ def class_names(path: Path = CLASSES_FILE) -> tuple[str, ...]:
 
     >>> class_names()[:3]
     ('person', 'bicycle', 'e_bike')
-    >>> class_names(NEXT_CLASSES_FILE)[:14] == class_names()  # the next list extends the shipped one
-    True
+    >>> class_names()[CLASSES_31:CLASSES_31 + 3]  # 4.0's street things come after 3.1's 14
+    ('car', 'van_truck', 'bus')
     """
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     return tuple(str(k) for k in data["classes"])
@@ -68,21 +66,11 @@ def class_categories(path: Path = CLASSES_FILE) -> dict[str, str]:
     return {str(k): str(v) for k, v in data["classes"].items()}
 
 
-def new_classes(path: Path = NEXT_CLASSES_FILE, base: Path = CLASSES_FILE) -> tuple[str, ...]:
-    """Classes of ``path`` that ``base`` lacks, in class-id order.
-
-    >>> new_classes()[:3]
-    ('car', 'van_truck', 'bus')
-    """
-    old = set(class_names(base))
-    return tuple(n for n in class_names(path) if n not in old)
-
-
 def teacher_map_for(names: tuple[str, ...]) -> dict[str, str]:
     """The part of `TEACHER_MAP` whose targets are in ``names``.
 
-    >>> "car" in teacher_map_for(class_names()), "car" in teacher_map_for(class_names(NEXT_CLASSES_FILE))
-    (False, True)
+    >>> "car" in teacher_map_for(class_names()), "car" in teacher_map_for(class_names()[:CLASSES_31])
+    (True, False)
     """
     return {k: v for k, v in TEACHER_MAP.items() if v in names}
 
@@ -90,7 +78,7 @@ def teacher_map_for(names: tuple[str, ...]) -> dict[str, str]:
 def class_id(name: str, path: Path = CLASSES_FILE) -> int:
     """Class id of ``name`` in the class list at ``path``.
 
-    >>> class_id("trash_bag"), class_id("car", NEXT_CLASSES_FILE)
+    >>> class_id("trash_bag"), class_id("car")
     (10, 14)
     """
     try:

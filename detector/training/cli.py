@@ -46,7 +46,7 @@ def dataset_build(
     composites: Annotated[int, typer.Option(help="Copy-paste composites")] = 300,
     image_width: Annotated[int, typer.Option(help="Store images at most this wide")] = 640,
     synth_size: Annotated[str, typer.Option(help="Generated frame size WxH (the sample clips are 1280x720)")] = "1280x720",
-    classes: Annotated[Path, typer.Option(help="Class list to label in (the next model: models/frontage-n.next.classes.yaml)")] = Path("models/frontage-n.classes.yaml"),
+    classes: Annotated[Path, typer.Option(help="Class list to label in (a later model with more classes: its own list)")] = Path("models/frontage-n.classes.yaml"),
     garbage: Annotated[int | None, typer.Option(help="Real street-garbage photos for training (default: all; 0: none)")] = None,
     garbage_val: Annotated[int | None, typer.Option(help="Of its valid + test photos (default: all)")] = None,
     mine_every: Annotated[int, typer.Option(help="Mine the current model's false positives on every n-th clip frame (0: none)")] = 2,
@@ -173,7 +173,7 @@ def export_command(
     recipe: Annotated[str | None, typer.Option(help="Training commands for the registry")] = None,
     parent: Annotated[str | None, typer.Option(help="Version this model was fine-tuned from")] = None,
     registry_file: Annotated[Path | None, typer.Option("--registry", help="Registry file")] = None,
-    classes: Annotated[Path, typer.Option(help="Class list the weights must have (the next model: models/frontage-n.next.classes.yaml)")] = Path("models/frontage-n.classes.yaml"),
+    classes: Annotated[Path, typer.Option(help="Class list the weights must have (a later model with more classes: its own list)")] = Path("models/frontage-n.classes.yaml"),
 ) -> None:
     """ONNX (dynamic batch), checked with ONNX Runtime, sha256 + version + metrics into the registry."""
     from detector.training import registry
@@ -196,7 +196,7 @@ def export_command(
 @_clean_errors
 def grow_head_command(
     base: Annotated[Path, typer.Option(help="Model whose classes the new list starts with")] = Path("models/frontage-n.pt"),
-    classes: Annotated[Path, typer.Option(help="The new class list")] = Path("models/frontage-n.next.classes.yaml"),
+    classes: Annotated[Path, typer.Option(help="The new class list (the shipped list plus the new classes)")] = Path("models/frontage-n.classes.yaml"),
     teacher: Annotated[Path | None, typer.Option(help="COCO teacher ONNX: its rows for the new classes it knows")] = None,
     out: Annotated[Path, typer.Option(help="Checkpoint to write (train it with `frontage train --from`)")] = Path("runs/next/init.pt"),
 ) -> None:

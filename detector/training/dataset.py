@@ -73,7 +73,7 @@ class BuildOptions:
     val_fraction: float = 0.15
     image_width: int = 640  # frames are stored at this width: training runs at 320-416 px anyway
     teacher_conf: float = 0.5
-    classes_file: Path = CLASSES_FILE  # the class list the labels are written in (the next model's: NEXT_CLASSES_FILE)
+    classes_file: Path = CLASSES_FILE  # the class list the labels are written in (a later model's own list: --classes)
     garbage: int | None = None  # street-garbage photos for training (None: all 395)
     garbage_val: int | None = None  # of its valid + test photos (None: all 100)
     mine_every: int = 2  # scan every n-th clip frame with the current model for false positives (0: no mining)
@@ -724,13 +724,13 @@ def dataset_card(report: BuildReport, opts: BuildOptions) -> str:
         "- `bags`: Woosong trash-bag segmentation dataset (Roboflow, CC BY 4.0), polygons -> boxes, "
         "`general_trashbag` + `other_trashbag` -> `trash_bag`; val = its clean `valid` + `test` splits.",
         "- `garbage`: Roboflow \"Garbage Detection v1\" street photos (CC BY 4.0; many are Google Street View "
-        "captures), class 1 `garbage` -> `trash_bag` where frontage-n 3.1 sees a bag on the same spot, else "
+        "captures), class 1 `garbage` -> `trash_bag` where the shipped frontage-n sees a bag on the same spot, else "
         "`litter_pile`; class 0 dropped; val = `valid` + `test`.",
         "- `teacher`: frames of the clips in `../shared/videos` (PETS 2009 research terms; Intel sample videos "
         "CC BY 4.0; overhead plaza: internal testing only) labelled by the Ultralytics YOLOv8n COCO teacher "
         f"(AGPL-3.0) at confidence >= {opts.teacher_conf} for {teacher_pairs}. Last 20% of each clip = val. "
         "The photo sets carry the same teacher labels (except on top of a real bag).",
-        "- `hardneg`: clip frames where frontage-n 3.1 (conf >= "
+        "- `hardneg`: clip frames where the shipped frontage-n (conf >= "
         f"{opts.mine_conf}) puts a violation-class box on footage that holds none; teacher labels (the mined box "
         "is background or, under a teacher box, that box's class). `hard_negatives.json` lists every mined box.",
         "- `composite`: real bag and litter cut-outs and generated objects pasted onto real frames, real street "

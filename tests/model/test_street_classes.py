@@ -1,12 +1,10 @@
 """Issue 15: every street thing is in the class map and reaches the rules as ``ignore``.
 
 Street things (cars, vans, buses, pushchairs, posters, kiosks...) are never a violation by themselves. The
-tests feed scripted detections of each through the real class map and rules: a street thing standing still in a
-zone for five minutes opens no episode, and a weaker violation box on the same thing (the van read as a bag too) is suppressed;
-the control, the same bag box alone, opens one. They use the shipped model's own class names (its ONNX) and
-``models/frontage-n.classes.yaml`` once the shipped model has these classes; until then (3.1 ships, 4.0 is not
-trained well enough yet: models/MODEL_CARD.md) the next model's list, ``models/frontage-n.next.classes.yaml``,
-and ``test_shipped_model_knows_every_street_thing`` is an expected failure that a shipped 4.0 turns green.
+tests feed scripted detections of each through the shipped model's class names (its ONNX) and its class map
+(``models/frontage-n.classes.yaml``, bound as the edge binds it): a street thing standing still in a zone for
+five minutes opens no episode, and a weaker violation box on the same thing (the van read as a bag too) is
+suppressed; the control, the same bag box alone, opens one.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from detector.detections import Detections
 from detector.events import EventType
 from detector.rules import RuleEngine
 from detector.synth.objects import STREET_THINGS
-from detector.training.classes import NEXT_CLASSES_FILE, class_names
 from detector.zones.schema import parse_zones
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,22 +42,16 @@ def shipped_class_names() -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def shipped() -> tuple[ClassMap, tuple[str, ...]]:
-    """The class map and class names the rules get: the shipped model's when it knows the street things, else
-    the next model's list."""
+    """The class map and class names the rules get from the shipped model."""
     names = shipped_class_names()
-    if set(STREET_THINGS) <= set(names):
-        cmap = ClassMap.load(classes_file_for(MODEL))
-    else:
-        names, cmap = class_names(NEXT_CLASSES_FILE), ClassMap.load(NEXT_CLASSES_FILE)
+    cmap = ClassMap.load(classes_file_for(MODEL))
     cmap.bind(names)  # what the edge does at start: every model class mapped, or it refuses to run
     return cmap, names
 
 
 def test_shipped_model_knows_every_street_thing() -> None:
     names = shipped_class_names()
-    missing = [c for c in STREET_THINGS if c not in names]
-    if missing:
-        pytest.xfail(f"the shipped model has no class for {len(missing)} street things yet (3.1; 4.0 not shipped)")
+    assert [c for c in STREET_THINGS if c not in names] == []
     cmap = ClassMap.load(classes_file_for(MODEL))
     assert {c: cmap.category_of(c) for c in STREET_THINGS} == dict.fromkeys(STREET_THINGS, IGNORE)
 

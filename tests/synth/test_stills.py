@@ -68,7 +68,7 @@ def test_render_object_deterministic_and_rejects_unknown() -> None:
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="unknown class"):
         render_object("lamp_post", np.random.default_rng(1), 90)  # a distractor, in no class list
-    assert render_object("car", np.random.default_rng(1), 90).shape[0] == 90  # a class of the next list
+    assert render_object("car", np.random.default_rng(1), 90).shape[0] == 90  # a street thing (since 4.0)
 
 
 def _scene() -> tuple:
@@ -126,7 +126,7 @@ def test_hidden_and_cut_objects() -> None:
 
 
 def test_street_things_render_as_bgra_sprites() -> None:
-    """Every street thing of the next class list has a sprite drawer (cars to window displays)."""
+    """Every street thing of the class list has a sprite drawer (cars to window displays)."""
     from detector.synth.objects import STREET_THINGS
 
     rng = np.random.default_rng(9)
@@ -137,19 +137,22 @@ def test_street_things_render_as_bgra_sprites() -> None:
         render_object("spaceship", rng, 72)
 
 
-def test_next_class_list_labels_street_things_without_touching_the_default_stream() -> None:
-    """With the next class list the stills also label street things; without it every frame is the very same
-    picture as before (the street things come from a separate random stream, drawn only when asked)."""
-    from detector.training.classes import NEXT_CLASSES_FILE, class_names, new_classes
+def test_the_class_list_labels_street_things_and_3_1_s_list_does_not() -> None:
+    """With the shipped class list (since 4.0) the stills also draw and label street things; with 3.1's 14
+    classes (or none) every frame is the very same picture as before (the street things come from a separate
+    random stream, drawn only when the list has them)."""
+    from detector.synth.objects import STREET_THINGS
+    from detector.training.classes import CLASSES_31, class_names
 
-    names = class_names(NEXT_CLASSES_FILE)
-    plain = list(random_labeled_frames(6, seed=21, size=SIZE))
-    again = list(random_labeled_frames(6, seed=21, size=SIZE, classes=None))
+    names = class_names()
+    old = list(random_labeled_frames(6, seed=21, size=SIZE, classes=names[:CLASSES_31]))
+    again = list(random_labeled_frames(6, seed=21, size=SIZE))
     nxt = list(random_labeled_frames(6, seed=21, size=SIZE, classes=names))
-    assert all(np.array_equal(a.image, b.image) and a.class_names == b.class_names for a, b in zip(plain, again, strict=True))
+    assert all(np.array_equal(a.image, b.image) and a.class_names == b.class_names for a, b in zip(old, again, strict=True))
     seen = {n for f in nxt for n in f.class_names}
-    assert len(seen & set(new_classes())) >= 4 and seen <= set(names)
-    assert all(n in class_names() for f in plain for n in f.class_names)  # the default list never sees them
+    assert len(seen & set(STREET_THINGS)) >= 4 and seen <= set(names)
+    # without the list only the distractors every street has are street things (labelled: classes since 4.0)
+    assert {n for f in old for n in f.class_names} & set(STREET_THINGS) <= {"car", "planter", "bollard"}
     for f in nxt:
         h, w = f.image.shape[:2]
         assert (f.xyxy[:, [0, 2]] <= w).all() and (f.xyxy[:, [1, 3]] <= h).all() and (f.xyxy >= 0).all()

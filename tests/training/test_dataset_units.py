@@ -1,5 +1,5 @@
-"""Unit tests of the dataset builder's parts: polygon -> box, class merge, teacher mapping, copy-paste, the next
-model's class list, hard-negative mining, photo de-duplication, street-garbage labels."""
+"""Unit tests of the dataset builder's parts: polygon -> box, class merge, teacher mapping, copy-paste, the
+street-thing classes, hard-negative mining, photo de-duplication, street-garbage labels."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import pytest
 import yaml
 
 from detector.training.classes import (
+    CLASSES_31,
     CLASSES_FILE,
-    NEXT_CLASSES_FILE,
     TEACHER_MAP,
     class_id,
     class_names,
-    new_classes,
     teacher_map_for,
 )
 from detector.training.composite import Cutout, composite, cutouts_from_polygons, perspective_height
@@ -53,43 +52,42 @@ def _write(path: Path, text: str) -> Path:
 
 def test_teacher_map_targets_are_model_classes_in_the_class_file() -> None:
     names = class_names()
-    assert set(TEACHER_MAP.values()) <= set(class_names(NEXT_CLASSES_FILE))
-    assert set(teacher_map_for(names).values()) <= set(names)
+    assert set(TEACHER_MAP.values()) <= set(names)
     assert TEACHER_MAP["motorcycle"] == "e_bike" and TEACHER_MAP["dining table"] == "table"
     assert TEACHER_MAP["umbrella"] == "parasol"
-    # cars are no class of the shipped model: under its list the teacher's cars are not labels
-    assert "car" not in teacher_map_for(names)
-    assert teacher_map_for(class_names(NEXT_CLASSES_FILE))["truck"] == "van_truck"
+    assert teacher_map_for(names)["truck"] == "van_truck"
+    # cars were no class of 3.1: under its list the teacher's cars are not labels
+    assert "car" not in teacher_map_for(names[:CLASSES_31])
 
 
-#: what issue 15 asks the next model to know, all never a violation by themselves
+#: what issue 15 asks the model to know, all never a violation by themselves
 STREET_THINGS_ASKED = ("car", "van_truck", "bus", "pushchair", "wheelchair", "dog", "handbag", "backpack", "suitcase",
                        "kiosk", "bollard", "planter", "bike_rack", "poster", "window_display")
 
 
-def test_next_class_map_has_every_new_class_as_ignore() -> None:
+def test_every_new_class_is_in_the_shipped_class_map_as_ignore() -> None:
     from detector.categories import IGNORE
     from detector.classmap import ClassMap
     from detector.synth.objects import STREET_THINGS
 
-    shipped = ClassMap.load(CLASSES_FILE)
-    nxt = ClassMap.load(NEXT_CLASSES_FILE)  # the edge's own loader accepts it
-    assert set(STREET_THINGS_ASKED) == set(new_classes()) == set(STREET_THINGS)
+    shipped = ClassMap.load(CLASSES_FILE)  # the edge's own loader accepts it
+    names = class_names(CLASSES_FILE)
+    assert set(STREET_THINGS_ASKED) == set(names[CLASSES_31:]) == set(STREET_THINGS)
     for name in STREET_THINGS_ASKED:
-        assert nxt.category_of(name) == IGNORE, name
-    # the shipped model's 14 classes keep their ids and categories; its own file still lists exactly them
-    assert class_names(NEXT_CLASSES_FILE)[:14] == class_names(CLASSES_FILE) and len(class_names(CLASSES_FILE)) == 14
-    assert all(nxt.category_of(n) == shipped.category_of(n) for n in class_names(CLASSES_FILE))
-    # the next model's detections of street things are dropped before zones and rules, like people's
-    import numpy as np
-
+        assert shipped.category_of(name) == IGNORE, name
+    # 3.1's 14 classes keep their ids and categories
+    assert names[:CLASSES_31] == ("person", "bicycle", "e_bike", "goods_display", "table", "chair", "parasol",
+                                  "a_frame_sign", "stall_cart", "stacked_materials", "trash_bag", "litter_pile",
+                                  "bench", "bin")
+    assert [shipped.category_of(n) for n in names[1:12]] == ["disorderly_parking"] * 2 + ["out_of_store_trading"] * 5 + [
+        "street_vending", "stacked_materials", "exposed_garbage", "exposed_garbage"]
+    # detections of street things are dropped before zones and rules, like people's
     from detector.detections import Detections
 
-    names = class_names(NEXT_CLASSES_FILE)
     d = Detections(xyxy=np.array([[0, 0, 9, 9]] * 3, np.float32), confidence=np.full(3, 0.9, np.float32),
                    class_id=np.array([names.index("car"), names.index("poster"), names.index("trash_bag")]),
                    class_names=names)
-    assert nxt.apply(d).data["category"].tolist() == ["exposed_garbage"]
+    assert shipped.apply(d).data["category"].tolist() == ["exposed_garbage"]
 
 
 def test_mined_box_is_background_or_relabelled_in_the_written_labels(tmp_path: Path) -> None:
@@ -98,7 +96,7 @@ def test_mined_box_is_background_or_relabelled_in_the_written_labels(tmp_path: P
     (the teacher sees it too) is no false positive."""
     from detector.training.dataset import DatasetWriter, classify_mined
 
-    names = class_names(NEXT_CLASSES_FILE)
+    names = class_names(CLASSES_FILE)
     pred = ["trash_bag", "goods_display", "bicycle", "person"]
     pred_xyxy = np.array([[10, 10, 60, 40], [100, 100, 140, 150], [200, 50, 260, 120], [300, 10, 330, 90]], float)
     truth = ["car", "bicycle", "person"]
@@ -180,7 +178,8 @@ def test_teacher_maps_coco_ids_through_its_metadata(shared_dir: Path) -> None:
     names = class_names()
     for coco_name, ours in teacher_map_for(names).items():
         assert names[teacher.to_frontage[teacher.coco_names.index(coco_name)]] == ours
-    assert teacher.to_frontage[teacher.coco_names.index("car")] == -1
+    assert names[teacher.to_frontage[teacher.coco_names.index("car")]] == "car"  # a class since 4.0
+    assert teacher.to_frontage[teacher.coco_names.index("airplane")] == -1  # no frontage-n class
     # a real frame: only shared classes come out, boxes inside the frame
     from detector.training.real_frames import decode_frames
 
@@ -258,14 +257,14 @@ def test_synth_only_build_is_deterministic(tmp_path: Path) -> None:
 
 @pytest.mark.shared
 def test_builder_writes_teacher_labels_of_a_new_class_on_real_frames(shared_dir: Path, tmp_path: Path) -> None:
-    """Under the next class list the teacher's cars in the real parking-lot clip become `car` labels (id 14),
-    with the same teacher pass the builder runs; under the shipped list they are no labels at all."""
+    """Under the shipped class list (since 4.0) the teacher's cars in the real parking-lot clip become `car`
+    labels (id 14), with the same teacher pass the builder runs."""
     from detector.training.dataset import BuildOptions, build_dataset
 
     opts = BuildOptions(out=tmp_path / "next", shared=shared_dir, synth=0, bags=0, bags_val=0, garbage=0,
-                        teacher_every=60, mine_every=0, composites=0, classes_file=NEXT_CLASSES_FILE)
+                        teacher_every=60, mine_every=0, composites=0, classes_file=CLASSES_FILE)
     report = build_dataset(opts, progress=lambda m: None)
-    names = class_names(NEXT_CLASSES_FILE)
+    names = class_names(CLASSES_FILE)
     found = Counter()
     for label in (tmp_path / "next" / "labels").rglob("teacher_*.txt"):
         found.update(names[int(line.split()[0])] for line in label.read_text().splitlines())
@@ -296,7 +295,7 @@ def test_mining_real_footage_keeps_every_mined_box_out_of_the_violation_labels(s
     clip_only = tmp_path / "shared"
     (clip_only / "videos").mkdir(parents=True)
     (clip_only / "videos" / "pets.avi").symlink_to(shared_dir / "videos" / "pets2009_campus_480x360.avi")
-    names = class_names(NEXT_CLASSES_FILE)
+    names = class_names(CLASSES_FILE)
     writer = DatasetWriter(tmp_path / "ds", 640, names)
     report = BuildReport(out=str(tmp_path), seed=0, shared=str(clip_only))
     opts = BuildOptions(out=tmp_path / "ds", teacher_every=8, mine_every=5)
@@ -321,9 +320,11 @@ def test_mining_real_footage_keeps_every_mined_box_out_of_the_violation_labels(s
                 assert m["label"] in {names[c] for c in cls}
 
 
-def test_grown_head_keeps_the_base_model_and_starts_new_classes_silent(tmp_path: Path) -> None:
-    """3.1 with a head for the next list: the 14 old class scores are 3.1's own on a real-sized input, the new
-    classes without a teacher row start at ~0, and with ../shared the teacher's COCO rows land on car, bus..."""
+def test_grown_head_keeps_the_base_model_and_starts_new_classes_silent(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped model with a head for a longer list (a later model's): its own class scores are unchanged
+    on a real-sized input, a new class without a teacher row starts at ~0, and with ../shared a new class the
+    COCO teacher knows gets the teacher's row (as car, bus... got theirs when 3.1 grew into 4.0)."""
     import torch
 
     from detector.training.offline_assets import apply_offline_env
@@ -331,23 +332,25 @@ def test_grown_head_keeps_the_base_model_and_starts_new_classes_silent(tmp_path:
     from tests.conftest import MODELS, SHARED
 
     apply_offline_env()
+    monkeypatch.setitem(TEACHER_MAP, "fire hydrant", "hydrant")  # a class a later list might add
     teacher = SHARED / "models" / "yolov8n-coco-int8.onnx"
-    names = class_names(NEXT_CLASSES_FILE)
+    old_names = class_names()
+    names = (*old_names, "hydrant", "scaffolding")
     report = grow_head(MODELS / "frontage-n.pt", names, tmp_path / "init.pt", teacher if teacher.exists() else None)
-    assert report["from_base"] == list(class_names()) and report["classes"] == 29
+    assert report["from_base"] == list(old_names) and report["classes"] == len(old_names) + 2
     base = torch.load(MODELS / "frontage-n.pt", map_location="cpu", weights_only=False)["model"].float().eval()
     grown = torch.load(tmp_path / "init.pt", map_location="cpu", weights_only=False)["model"].float().eval()
     assert [grown.names[i] for i in sorted(grown.names)] == list(names)
     x = torch.rand(1, 3, 128, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         old, new = base(x)[0], grown(x)[0]  # (1, 4 + nc, anchors)
-    torch.testing.assert_close(new[:, :4 + 14], old, rtol=0, atol=2e-3)  # boxes and the 14 old classes
+    torch.testing.assert_close(new[:, :4 + len(old_names)], old, rtol=0, atol=2e-3)  # boxes and the old classes
     fresh = [4 + names.index(n) for n in report["fresh"]]
     assert new[:, fresh].max() < 0.01  # silent until trained
     if teacher.exists():
-        assert set(report["from_teacher"]) == {"car", "van_truck", "bus", "dog", "handbag", "backpack", "suitcase",
-                                               "kiosk", "planter"}
-        assert set(report["fresh"]) == {"pushchair", "wheelchair", "bollard", "bike_rack", "poster", "window_display"}
+        assert report["from_teacher"] == {"hydrant": "fire hydrant"} and report["fresh"] == ["scaffolding"]
+    else:
+        assert report["fresh"] == ["hydrant", "scaffolding"]
     with pytest.raises(ValueError, match="must start with"):
         grow_head(MODELS / "frontage-n.pt", ("car", *names), tmp_path / "bad.pt")
 
@@ -357,14 +360,14 @@ def test_street_garbage_photos_become_labels_val_and_composite_bases(shared_dir:
     from detector.training.dataset import BuildOptions, build_dataset
 
     opts = BuildOptions(out=tmp_path / "g", shared=shared_dir, synth=0, bags=0, bags_val=0, garbage=3, garbage_val=2,
-                        teacher_every=0, mine_every=0, composites=3, classes_file=NEXT_CLASSES_FILE)
+                        teacher_every=0, mine_every=0, composites=3, classes_file=CLASSES_FILE)
     report = build_dataset(opts, progress=lambda m: None)
     assert report.images["train"]["garbage"] == 3 and report.images["val"]["garbage"] == 2
     assert report.images["train"]["composite"] + report.images["val"].get("composite", 0) == 3
     garbage_boxes_ = report.objects["train/garbage"]
     assert garbage_boxes_.get("litter_pile", 0) > 0
     # real garbage labels plus the teacher's people, cars...: nothing else
-    teacher_classes = set(teacher_map_for(class_names(NEXT_CLASSES_FILE)).values())
+    teacher_classes = set(teacher_map_for(class_names(CLASSES_FILE)).values())
     assert set(garbage_boxes_) <= {"trash_bag", "litter_pile"} | teacher_classes
     assert report.dropped_duplicates["garbage"] >= 0 and report.seconds["total"] > 0
 
@@ -374,7 +377,7 @@ def test_teacher_carried_bag_on_a_real_bin_bag_is_dropped() -> None:
     its "suitcase" on the real bag and its box duplicating the bag go, its person and car elsewhere stay."""
     from detector.training.dataset import _teacher_extra
 
-    names = class_names(NEXT_CLASSES_FILE)
+    names = class_names(CLASSES_FILE)
     ids = [names.index(n) for n in ("suitcase", "person", "car", "handbag")]
     boxes = np.array([[12, 12, 40, 40], [100, 10, 120, 80], [150, 50, 230, 90], [9, 9, 51, 51]], np.float32)
 

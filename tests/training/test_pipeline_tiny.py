@@ -117,7 +117,9 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
     assert metadata_imgsz(session.get_modelmeta().custom_metadata_map) == 96  # the size it was trained at
     assert session.get_modelmeta().custom_metadata_map["frontage_version"] == "1.0"
     out_arr = session.run(None, {session.get_inputs()[0].name: np.zeros((3, 3, 96, 96), np.float32)})[0]
-    assert out_arr.shape[0] == 3 and out_arr.shape[1] == 4 + 14
+    from detector.training.classes import class_names
+
+    assert out_arr.shape[0] == 3 and out_arr.shape[1] == 4 + len(class_names())
 
     metrics_file = tmp_path / "metrics.json"
     frontage(offline_env, "train", "evaluate", "--weights", str(dest), "--data", str(data_dir / "data.yaml"),
@@ -130,35 +132,41 @@ def test_tiny_pipeline_end_to_end_offline(tmp_path: Path, offline_env: dict[str,
     assert not net_log.exists(), f"network access attempted: {net_log.read_text()}"
 
 
-def test_next_model_trains_from_the_grown_head(tmp_path: Path, offline_env: dict[str, str]) -> None:
-    """The next model's recipe in miniature (docs/TRAINING_NEXT.md): a dataset in the next class list, 3.1 with
-    a head grown to it, a few training steps, an export that checks the new class count."""
-    from detector.training.classes import NEXT_CLASSES_FILE, class_names
+def test_a_longer_class_list_trains_from_the_grown_head(tmp_path: Path, offline_env: dict[str, str]) -> None:
+    """How 3.1 grew into 4.0, in miniature (docs/TRAINING_NEXT.md): a later class list (the shipped one plus a
+    new class), the shipped model with a head grown to it, a few training steps, an export that checks the new
+    class count."""
+    from detector.training.classes import CLASSES_FILE, class_names
 
-    names = class_names(NEXT_CLASSES_FILE)
+    old = class_names()
+    longer = tmp_path / "later.classes.yaml"
+    longer.write_text(CLASSES_FILE.read_text().split("min_score:")[0] + "  scaffolding: ignore\n")
+    names = (*old, "scaffolding")
+    assert class_names(longer) == names
     data_dir = tmp_path / "ds"
     frontage(offline_env, "dataset", "build", "--out", str(data_dir), "--synth", "6", "--composites", "2",
-             "--seed", "2", "--synth-size", "480x270", "--classes", str(NEXT_CLASSES_FILE))
+             "--seed", "2", "--synth-size", "480x270")
     data = yaml.safe_load((data_dir / "data.yaml").read_text())
-    assert [data["names"][i] for i in sorted(data["names"])] == list(names)
+    assert [data["names"][i] for i in sorted(data["names"])] == list(old)
+    data["names"] = dict(enumerate(names))  # the new class has no labels yet: the head still grows to it
+    (data_dir / "later.yaml").write_text(yaml.safe_dump(data))
     init = tmp_path / "init.pt"
     teacher = SHARED / "models" / "yolov8n-coco-int8.onnx"
-    grow = ["train", "grow-head", "--base", str(ROOT / "models" / "frontage-n.pt"), "--classes", str(NEXT_CLASSES_FILE),
+    grow = ["train", "grow-head", "--base", str(ROOT / "models" / "frontage-n.pt"), "--classes", str(longer),
             "--out", str(init)] + (["--teacher", str(teacher)] if teacher.exists() else [])
     report = _last_json(frontage(offline_env, *grow))
-    assert report["from_base"] == list(names[:14]) and report["classes"] == len(names)
-    if teacher.exists():
-        assert report["from_teacher"]["car"] == "car" and "poster" in report["fresh"]
+    assert report["from_base"] == list(old) and report["classes"] == len(names) and report["fresh"] == ["scaffolding"]
     project = tmp_path / "runs"
-    frontage(offline_env, "train", "--data", str(data_dir / "data.yaml"), "--from", str(init), "--epochs", "1",
-             "--imgsz", "64", "--batch", "4", "--project", str(project), "--name", "next", "--workers", "0",
+    frontage(offline_env, "train", "--data", str(data_dir / "later.yaml"), "--from", str(init), "--epochs", "1",
+             "--imgsz", "64", "--batch", "4", "--project", str(project), "--name", "later", "--workers", "0",
              "--device", "cpu")
-    last = project / "next" / "weights" / "last.pt"
+    last = project / "later" / "weights" / "last.pt"
     dest = tmp_path / "model" / "frontage-n.onnx"
     frontage(offline_env, "train", "export", "--weights", str(last), "--dest", str(dest), "--classes",
-             str(NEXT_CLASSES_FILE), "--registry", str(tmp_path / "versions.json"))
+             str(longer), "--registry", str(tmp_path / "versions.json"))
     entry = json.loads((tmp_path / "versions.json").read_text())["models"][-1]
     assert entry["classes"] == list(names) and entry["onnx_check"]["output_batch1"][1] == 4 + len(names)
+    assert not last.with_suffix(".onnx").exists()  # the by-product beside the weights is not left behind
     net_log = Path(offline_env["FRONTAGE_NET_LOG"])
     assert not net_log.exists(), f"network access attempted: {net_log.read_text()}"
 
