@@ -12,7 +12,8 @@
    (the pushchair of issue 15) -> every episode is false.
 3. **Still frames**: real frames held still for ``--still-s`` (everything in them is static, so only the
    model's classes decide): clip frames (every episode false) and the real bag / street-garbage validation
-   photos (an ``exposed_garbage`` episode should open; any other is false).
+   photos (an ``exposed_garbage`` episode should open; any other is false, counted by category and opening
+   class in ``false_by_class``).
 4. ``--ap``: AP50 on the real bag val split and the street-garbage val split (class 1 ``garbage`` as
    ``litter_pile``; class 0 dropped) through ``detector.training.evaluate`` (per class, as training reports
    it), and AP50 of the ``exposed_garbage`` category (a pile found as bags counts, as it does for the rules).
@@ -273,6 +274,11 @@ def run(shared: Path, model: Path, *, loop_s: float, clip_s: float, still_s: flo
             for name, e in rules.episodes().items():
                 tally[name]["opened"] += any(x["category"] == GARBAGE for x in e)
                 tally[name]["false_episodes"] += sum(x["category"] != GARBAGE for x in e)
+                for x in e:  # what opened each other episode: the reviewer's first question
+                    if x["category"] != GARBAGE:
+                        key = f"{x['category']}:{x.get('opened_class')}"
+                        other = tally[name].setdefault("false_by_class", {})
+                        other[key] = other.get(key, 0) + 1
         result["photos"][which] = tally
         log(f"photos {which}: " + ", ".join(f"{n} {v['opened']}/{v['photos']} opened, {v['false_episodes']} false"
                                             for n, v in tally.items()))
