@@ -196,7 +196,7 @@ def export_command(
 @_clean_errors
 def grow_head_command(
     base: Annotated[Path, typer.Option(help="Model whose classes the new list starts with")] = Path("models/frontage-n.pt"),
-    classes: Annotated[Path, typer.Option(help="The new class list (the shipped list plus the new classes)")] = Path("models/frontage-n.classes.yaml"),
+    classes: Annotated[Path, typer.Option(help="The new class list: the base model's classes first, then the new ones (your own file)")] = Path("models/frontage-n.classes.yaml"),
     teacher: Annotated[Path | None, typer.Option(help="COCO teacher ONNX: its rows for the new classes it knows")] = None,
     out: Annotated[Path, typer.Option(help="Checkpoint to write (train it with `frontage train --from`)")] = Path("runs/next/init.pt"),
 ) -> None:

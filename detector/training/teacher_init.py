@@ -113,6 +113,8 @@ def grow_head(base: Path, class_list: tuple[str, ...], out: Path, teacher_onnx: 
     if list(class_list[: len(old_names)]) != old_names:
         raise ValueError(f"the new class list must start with {base}'s classes in their order {old_names}, "
                          f"got {list(class_list[: len(old_names)])}")
+    if len(class_list) == len(old_names):  # e.g. the shipped list again: a "grown" head would be the same head
+        raise ValueError(f"the new class list adds no class to {base}'s {len(old_names)}: give a longer list (--classes)")
     new = DetectionModel(dict(old.yaml), nc=len(class_list), verbose=False)
     new.load(old, verbose=False)  # every tensor of the same shape: all but the three class convs
     coco_names, teacher_rows = _teacher_class_rows(teacher_onnx) if teacher_onnx else ([], [])

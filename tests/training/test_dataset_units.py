@@ -353,6 +353,8 @@ def test_grown_head_keeps_the_base_model_and_starts_new_classes_silent(tmp_path:
         assert report["fresh"] == ["hydrant", "scaffolding"]
     with pytest.raises(ValueError, match="must start with"):
         grow_head(MODELS / "frontage-n.pt", ("car", *names), tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="adds no class"):  # the CLI's defaults (shipped model, shipped list)
+        grow_head(MODELS / "frontage-n.pt", old_names, tmp_path / "same.pt")
 
 
 @pytest.mark.shared
